@@ -1,0 +1,346 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's only door to the kernel's IPVS table: generic netlink via pyroute2.
+
+``IPVSNetlink.dump()`` returns the live table in the canonical form of
+``ipvs_state``; ``IPVSNetlink.apply(ops)`` carries out operations from its diff.
+Messages are built here rather than with pyroute2's ``IPVSService``/``IPVSDest``
+helpers, to avoid their traps (see LVS-NOTES): "update" maps to DELETE, IPv6 and
+fwmark services need an explicit netmask, dumped flags carry IP_VS_SVC_F_HASHED.
+Writes go out in batches: many requests in one send, acknowledgements read after.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
+
+try:
+    from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST
+    from pyroute2.netlink.exceptions import NetlinkError
+    from pyroute2.netlink.generic import ipvs as genl_ipvs
+    from pyroute2.netlink.nlsocket import NetlinkRequest
+except ImportError as exc:  # reported once, by the module, through missing_required_lib
+    HAS_PYROUTE2 = False
+    PYROUTE2_IMPORT_ERROR: Exception | None = exc
+else:
+    HAS_PYROUTE2 = True
+    PYROUTE2_IMPORT_ERROR = None
+
+PYROUTE2_REQUIREMENT = "pyroute2>=0.9.5"
+
+_AF = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
+_FAMILY = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
+_PROTO = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP, "sctp": 132}
+_PROTO_NAME = {v: k for k, v in _PROTO.items()}
+_FWD_NAME = {v: k for k, v in state.FORWARDING.items()}
+
+_COMMANDS = {
+    "add_service": ("IPVS_CMD_NEW_SERVICE", True),
+    "edit_service": ("IPVS_CMD_SET_SERVICE", True),
+    "delete_service": ("IPVS_CMD_DEL_SERVICE", False),
+    "add_real_server": ("IPVS_CMD_NEW_DEST", False),
+    "edit_real_server": ("IPVS_CMD_SET_DEST", False),
+    "delete_real_server": ("IPVS_CMD_DEL_DEST", False),
+}
+
+BATCH_SIZE = 200  # requests per send; their acknowledgements fit the socket buffer
+
+_STATS = (
+    ("connections", "IPVS_STATS_ATTR_CONNS"),
+    ("in_packets", "IPVS_STATS_ATTR_INPKTS"),
+    ("out_packets", "IPVS_STATS_ATTR_OUTPKTS"),
+    ("in_bytes", "IPVS_STATS_ATTR_INBYTES"),
+    ("out_bytes", "IPVS_STATS_ATTR_OUTBYTES"),
+)
+_RATES = (
+    ("connections_per_second", "IPVS_STATS_ATTR_CPS"),
+    ("in_packets_per_second", "IPVS_STATS_ATTR_INPPS"),
+    ("out_packets_per_second", "IPVS_STATS_ATTR_OUTPPS"),
+    ("in_bytes_per_second", "IPVS_STATS_ATTR_INBPS"),
+    ("out_bytes_per_second", "IPVS_STATS_ATTR_OUTBPS"),
+)
+
+
+class IPVSKernelError(Exception):
+    """The kernel refused a request, or IPVS is not there.  ``str()`` names the object and the reason."""
+
+    def __init__(self, message: str, op: dict | None = None, code: int | None = None):
+        super().__init__(message)
+        self.op = op
+        self.code = code
+
+
+def _netmask_attr(family: str, prefix: int) -> str:
+    """IPVS_SVC_ATTR_NETMASK carries a dotted mask for IPv4 and a prefix length for IPv6.
+
+    pyroute2 declares the attribute as ip4addr, so an IPv6 prefix length is passed as
+    the dotted form of its 32-bit value in host byte order (the kernel reads it raw).
+    """
+    if family == "ipv4":
+        return socket.inet_ntoa(struct.pack("!I", (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF))
+    return socket.inet_ntoa(struct.pack("=I", prefix))
+
+
+def _prefix_from_attr(family: str, value: str) -> int:
+    raw = socket.inet_aton(value)
+    if family == "ipv4":
+        return bin(struct.unpack("!I", raw)[0]).count("1")
+    return struct.unpack("=I", raw)[0]
+
+
+def _scheduler_flag_bits(service: dict) -> int:
+    bits = 0
+    if service["persistence_timeout"]:
+        bits |= state.FLAG_PERSISTENT
+    if service["one_packet"]:
+        bits |= state.FLAG_ONEPACKET
+    for flag in service["scheduler_flags"]:
+        bits |= state.SCHED_FLAG_BITS[flag]
+    return bits
+
+
+def _service_attrs(service: dict, full: bool) -> dict:
+    attrs = [("IPVS_SVC_ATTR_AF", _AF[service["family"]])]
+    if service["fwmark"]:
+        attrs.append(("IPVS_SVC_ATTR_FWMARK", service["fwmark"]))
+    else:
+        attrs += [
+            ("IPVS_SVC_ATTR_PROTOCOL", _PROTO[service["protocol"]]),
+            ("IPVS_SVC_ATTR_ADDR", service["address"]),
+            ("IPVS_SVC_ATTR_PORT", service["port"]),
+        ]
+    if full:
+        attrs += [
+            ("IPVS_SVC_ATTR_SCHED_NAME", service["scheduler"]),
+            ("IPVS_SVC_ATTR_FLAGS", {"flags": _scheduler_flag_bits(service), "mask": 0xFFFFFFFF}),
+            ("IPVS_SVC_ATTR_TIMEOUT", service["persistence_timeout"]),
+            ("IPVS_SVC_ATTR_NETMASK", _netmask_attr(service["family"], service["persistence_netmask"])),
+        ]
+    return {"attrs": attrs}
+
+
+def _dest_attrs(real_server: dict, family: str, full: bool) -> dict:
+    attrs = [
+        ("IPVS_DEST_ATTR_ADDR_FAMILY", _AF[family]),
+        ("IPVS_DEST_ATTR_ADDR", real_server["address"]),
+        ("IPVS_DEST_ATTR_PORT", real_server["port"]),
+    ]
+    if full:
+        attrs += [
+            ("IPVS_DEST_ATTR_FWD_METHOD", state.FORWARDING[real_server["forwarding"]]),
+            ("IPVS_DEST_ATTR_WEIGHT", real_server["weight"]),
+            ("IPVS_DEST_ATTR_U_THRESH", real_server["upper_threshold"]),
+            ("IPVS_DEST_ATTR_L_THRESH", real_server["lower_threshold"]),
+        ]
+    return {"attrs": attrs}
+
+
+def _counters(nla, pairs) -> dict:
+    stats = nla.get_attr("IPVS_SVC_ATTR_STATS64") or nla.get_attr("IPVS_DEST_ATTR_STATS64") if nla else None
+    if stats is None:
+        return {name: 0 for name, _ in pairs}
+    return {name: stats.get_attr(attr) or 0 for name, attr in pairs}
+
+
+def _reason(exc: Exception) -> str:
+    code = getattr(exc, "code", None)
+    if isinstance(code, int) and code > 0:
+        return os.strerror(code)
+    return str(exc)
+
+
+def message_for(op: dict, code: int) -> str:
+    """The kernel's refusal of ``op``, in words that name the object (and option) concerned."""
+    reason = os.strerror(code)
+    svc = op["service"]
+    sid = state.service_id(svc)
+    if op["action"] in ("add_service", "edit_service") and code == errno.ENOENT:
+        return ("scheduler: the kernel has no IPVS scheduler %r for service %s (module ip_vs_%s missing): %s"
+                % (svc["scheduler"], sid, svc["scheduler"], reason))
+    if "real_server" in op:
+        return "%s %s of service %s: %s" % (op["action"].replace("_", " "),
+                                           state.real_server_id(op["real_server"]), sid, reason)
+    return "%s %s: %s" % (op["action"].replace("_", " "), sid, reason)
+
+
+class IPVSNetlink:
+    """A generic netlink socket bound to the kernel's IPVS family."""
+
+    def __init__(self):
+        try:
+            self._sock = genl_ipvs.IPVSSocket()
+        except Exception as exc:  # pragma: no cover - depends on the kernel
+            raise IPVSKernelError("cannot open a netlink socket: %s" % _reason(exc))
+        try:
+            self._sock.bind(genl_ipvs.GENL_NAME, genl_ipvs.ipvsmsg)
+        except Exception as exc:
+            self._sock.close()
+            raise IPVSKernelError(
+                "the kernel has no IPVS (generic netlink family %s not found: %s); "
+                "load it with 'modprobe ip_vs'" % (genl_ipvs.GENL_NAME, _reason(exc)))
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # ---------------------------------------------------------------- read
+
+    def _msg(self, command: str, attrs: list):
+        msg = genl_ipvs.ipvsmsg()
+        msg["cmd"] = getattr(genl_ipvs, command)
+        msg["version"] = genl_ipvs.GENL_VERSION
+        msg["attrs"] = attrs
+        return msg
+
+    def _dump(self, command: str, attrs: list) -> list:
+        msg = self._msg(command, attrs)
+        try:
+            return list(self._sock.nlm_request(msg, msg_type=self._sock.prid,
+                                               msg_flags=NLM_F_REQUEST | NLM_F_DUMP))
+        except NetlinkError as exc:
+            raise IPVSKernelError("dumping the IPVS table failed: %s" % _reason(exc), code=exc.code)
+
+    def dump(self, stats: bool = False) -> list:
+        """The live table: a list of canonical services, each with its real servers.
+
+        With ``stats``, services and real servers also carry ``stats`` and ``rates``
+        (and real servers their connection counts), as ``ipvsadm -Ln --stats --rate`` shows.
+        """
+        table = []
+        for reply in self._dump("IPVS_CMD_GET_SERVICE", []):
+            nla = reply.get_attr("IPVS_CMD_ATTR_SERVICE")
+            service = self._service_from_nla(nla)
+            if stats:
+                service["stats"] = _counters(nla, _STATS)
+                service["rates"] = _counters(nla, _RATES)
+            service["real_servers"] = self._dump_real_servers(service, stats)
+            table.append(service)
+        return state.sort_table(table)
+
+    def _service_from_nla(self, nla) -> dict:
+        family = _FAMILY[nla.get_attr("IPVS_SVC_ATTR_AF")]
+        flags = nla.get_attr("IPVS_SVC_ATTR_FLAGS")
+        bits = flags["flags"] if flags else 0
+        fwmark = nla.get_attr("IPVS_SVC_ATTR_FWMARK") or None
+        persistent = bool(bits & state.FLAG_PERSISTENT)
+        service = {
+            "family": family,
+            "protocol": None if fwmark else _PROTO_NAME.get(nla.get_attr("IPVS_SVC_ATTR_PROTOCOL")),
+            "address": None if fwmark else str(nla.get_attr("IPVS_SVC_ATTR_ADDR")),
+            "port": None if fwmark else nla.get_attr("IPVS_SVC_ATTR_PORT"),
+            "fwmark": fwmark,
+            "scheduler": nla.get_attr("IPVS_SVC_ATTR_SCHED_NAME"),
+            "scheduler_flags": sorted(name for name, bit in state.SCHED_FLAG_BITS.items() if bits & bit),
+            "persistence_timeout": nla.get_attr("IPVS_SVC_ATTR_TIMEOUT") if persistent else 0,
+            "persistence_netmask": (_prefix_from_attr(family, nla.get_attr("IPVS_SVC_ATTR_NETMASK"))
+                                    if persistent else state.full_prefix(family)),
+            "one_packet": bool(bits & state.FLAG_ONEPACKET),
+        }
+        if service["address"]:
+            service["address"] = str(state.ipaddress.ip_address(service["address"]))
+        return service
+
+    def _dump_real_servers(self, service: dict, stats: bool) -> list:
+        real_servers = []
+        attrs = [("IPVS_CMD_ATTR_SERVICE", _service_attrs(service, full=False))]
+        for reply in self._dump("IPVS_CMD_GET_DEST", attrs):
+            nla = reply.get_attr("IPVS_CMD_ATTR_DEST")
+            real_server = {
+                "address": str(state.ipaddress.ip_address(nla.get_attr("IPVS_DEST_ATTR_ADDR"))),
+                "port": nla.get_attr("IPVS_DEST_ATTR_PORT"),
+                "weight": nla.get_attr("IPVS_DEST_ATTR_WEIGHT"),
+                "forwarding": _FWD_NAME.get(nla.get_attr("IPVS_DEST_ATTR_FWD_METHOD") & 0x7, "local"),
+                "upper_threshold": nla.get_attr("IPVS_DEST_ATTR_U_THRESH"),
+                "lower_threshold": nla.get_attr("IPVS_DEST_ATTR_L_THRESH"),
+            }
+            if stats:
+                real_server["active_connections"] = nla.get_attr("IPVS_DEST_ATTR_ACTIVE_CONNS")
+                real_server["inactive_connections"] = nla.get_attr("IPVS_DEST_ATTR_INACT_CONNS")
+                real_server["persistent_connections"] = nla.get_attr("IPVS_DEST_ATTR_PERSIST_CONNS")
+                real_server["stats"] = _counters(nla, _STATS)
+                real_server["rates"] = _counters(nla, _RATES)
+            real_servers.append(real_server)
+        return state.sort_real_servers(real_servers)
+
+    def real_server_connections(self, service: dict, address: str, port: int) -> dict | None:
+        """Active, inactive and persistent connection counts of one real server (None if absent)."""
+        for real_server in self._dump_real_servers(service, stats=True):
+            if real_server["address"] == address and real_server["port"] == port:
+                return {name: real_server[name]
+                        for name in ("active_connections", "inactive_connections", "persistent_connections")}
+        return None
+
+    # --------------------------------------------------------------- write
+
+    def _request(self, op: dict):
+        command, full = _COMMANDS[op["action"]]
+        svc = op["service"]
+        attrs = [("IPVS_CMD_ATTR_SERVICE", _service_attrs(svc, full=full))]
+        if "real_server" in op:
+            full_dest = op["action"] != "delete_real_server"
+            attrs.append(("IPVS_CMD_ATTR_DEST", _dest_attrs(op["real_server"], svc["family"], full_dest)))
+        msg = self._msg(command, attrs)
+        flags = NLM_F_REQUEST | NLM_F_ACK
+        if op["action"].startswith("add"):
+            flags |= NLM_F_CREATE | NLM_F_EXCL
+        return msg, flags
+
+    def apply(self, ops: list) -> None:
+        """Carry out ``ops`` in order, in batches.
+
+        Raises IPVSKernelError for the first operation the kernel refused (the others
+        of its batch have been carried out; the caller restores the table).
+        """
+        for start in range(0, len(ops), BATCH_SIZE):
+            batch = ops[start:start + BATCH_SIZE]
+            failures = self._send_batch(batch)
+            if failures:
+                op, code = failures[0]
+                raise IPVSKernelError(message_for(op, code), op=op, code=code)
+
+    def _send_batch(self, batch: list) -> list:
+        """Send ``batch`` in one write, then read every acknowledgement.
+
+        Returns [(op, errno)] for the operations the kernel refused, in order.
+        """
+        requests = []
+        for op in batch:
+            msg, flags = self._request(op)
+            msg["header"]["type"] = self._sock.prid
+            msg["header"]["flags"] = flags
+            requests.append(msg)
+        codes = self._sock._run_with_cleanup(_batch, self._sock.asyncore, requests)
+        return [(op, code) for op, code in zip(batch, codes) if code]
+
+
+async def _batch(core, msgs: list) -> list:
+    """pyroute2's nlm_request_batch, keeping each request's own error code."""
+    requests = []
+    data = b""
+    for msg in msgs:
+        request = NetlinkRequest(core, msg)
+        await request.prepare()
+        data += request.msg.data
+        requests.append(request)
+    core.send(data)
+    codes = []
+    for request in requests:
+        try:
+            async for _ in request.response():
+                pass
+        except NetlinkError as exc:
+            codes.append(abs(exc.code))
+        else:
+            codes.append(0)
+    return codes

@@ -1,0 +1,419 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure model of the IPVS table: validate, normalise and diff.
+
+Nothing here talks to the kernel. Services and real servers are plain dicts
+in one canonical form, produced both from module parameters (``service_from_params``)
+and from kernel dumps (by the netlink adapter), so that comparing them is a
+dict comparison.  ``diff_service`` and ``diff_table`` turn (desired, current)
+into a list of operations; a module reports ``changed`` when that list is not
+empty and hands it to the adapter to apply.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+
+SCHEDULERS = (
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
+)
+PROTOCOLS = ("tcp", "udp", "sctp")
+FAMILIES = ("ipv4", "ipv6")
+
+# Forwarding methods as the kernel numbers them (IP_VS_CONN_F_*), with the
+# names ipvsadm and ldirectord use accepted as synonyms.
+FORWARDING = {"nat": 0, "tunnel": 2, "dr": 3}
+FORWARDING_ALIASES = {"masq": "nat", "ipip": "tunnel", "gate": "dr", "droute": "dr"}
+FORWARDING_CHOICES = ("dr", "nat", "tunnel", "gate", "masq", "ipip", "droute")
+
+# Service flags (IP_VS_SVC_F_*).
+FLAG_PERSISTENT = 0x0001
+FLAG_HASHED = 0x0002  # set by the kernel on every live service; never compared
+FLAG_ONEPACKET = 0x0004
+SCHED_FLAG_BITS = {"flag-1": 0x0008, "flag-2": 0x0010, "flag-3": 0x0020}
+# Scheduler-specific names for the generic flags, as ipvsadm spells them.
+SCHED_FLAG_NAMES = {
+    "sh-fallback": ("sh", "flag-1"),
+    "sh-port": ("sh", "flag-2"),
+    "mh-fallback": ("mh", "flag-1"),
+    "mh-port": ("mh", "flag-2"),
+}
+SCHEDULER_FLAG_CHOICES = tuple(SCHED_FLAG_BITS) + tuple(SCHED_FLAG_NAMES)
+
+MAX_WEIGHT = 2147483647
+MAX_FWMARK = 4294967295
+
+
+class IPVSValidationError(ValueError):
+    """Bad input, found before anything reaches the kernel.
+
+    ``str()`` of it is a message that names the offending parameter.
+    """
+
+
+# ---------------------------------------------------------------- identities
+
+
+def family_of(address: str) -> str:
+    return "ipv6" if ipaddress.ip_address(address).version == 6 else "ipv4"
+
+
+def full_prefix(family: str) -> int:
+    return 128 if family == "ipv6" else 32
+
+
+def endpoint(address: str, port: int) -> str:
+    """``192.0.2.4:80`` or ``[2001:db8::4]:80``."""
+    if ":" in address:
+        return "[%s]:%d" % (address, port)
+    return "%s:%d" % (address, port)
+
+
+def service_id(service: dict) -> str:
+    """A stable, readable name for a service: ``tcp/192.0.2.13:80``, ``fwmark/1/ipv6``."""
+    if service.get("fwmark"):
+        return "fwmark/%d/%s" % (service["fwmark"], service["family"])
+    return "%s/%s" % (service["protocol"], endpoint(service["address"], service["port"]))
+
+
+def real_server_id(real_server: dict) -> str:
+    return endpoint(real_server["address"], real_server["port"])
+
+
+def service_key(service: dict) -> tuple:
+    return (service["family"], service.get("protocol"), service.get("address"),
+            service.get("port"), service.get("fwmark"))
+
+
+# ------------------------------------------------------------ normalisation
+
+
+def canonical_address(value, param: str) -> str:
+    """The address in its compressed canonical form, or IPVSValidationError naming ``param``."""
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise IPVSValidationError("%s: %r is not an IPv4 or IPv6 address" % (param, value))
+
+
+def _int_in(value, low: int, high: int, param: str) -> int:
+    if isinstance(value, bool):
+        raise IPVSValidationError("%s: %r is not an integer" % (param, value))
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise IPVSValidationError("%s: %r is not an integer" % (param, value))
+    if not low <= number <= high:
+        raise IPVSValidationError("%s: %d is out of range (%d..%d)" % (param, number, low, high))
+    return number
+
+
+def _prefix(value, family: str, param: str) -> int:
+    """A persistence netmask as a prefix length: ``24``, ``"24"`` or ``"255.255.255.0"`` (IPv4)."""
+    text = str(value).strip()
+    if text.isdigit():
+        return _int_in(int(text), 1 if family == "ipv6" else 0, full_prefix(family), param)
+    if family == "ipv6":
+        raise IPVSValidationError("%s: %r must be a prefix length (1..128) for an IPv6 service" % (param, value))
+    try:
+        return ipaddress.IPv4Network("0.0.0.0/%s" % text).prefixlen
+    except ValueError:
+        raise IPVSValidationError("%s: %r is not a netmask or prefix length" % (param, value))
+
+
+def forwarding_name(value, param: str = "forwarding") -> str:
+    name = FORWARDING_ALIASES.get(value, value)
+    if name not in FORWARDING:
+        raise IPVSValidationError("%s: %r is not one of %s" % (param, value, ", ".join(FORWARDING_CHOICES)))
+    return name
+
+
+def service_from_params(params: dict, where: str = "") -> dict:
+    """Validate one service's parameters and return its canonical dict.
+
+    ``params`` uses the module option names.  ``where`` prefixes parameter names in
+    error messages (``services[2].`` for a service inside ``ipvs_table``).
+    ``real_servers`` is kept as None when the caller does not manage them.
+    """
+    p = params
+    fwmark = p.get("fwmark")
+    if fwmark is not None:
+        for name in ("address", "port", "protocol"):
+            if p.get(name) is not None:
+                raise IPVSValidationError(
+                    "%sfwmark: a firewall-mark service is keyed by fwmark and family; do not give %s%s"
+                    % (where, where, name))
+        fwmark = _int_in(fwmark, 1, MAX_FWMARK, where + "fwmark")
+        family = p.get("family") or "ipv4"
+        if family not in FAMILIES:
+            raise IPVSValidationError("%sfamily: %r is not one of ipv4, ipv6" % (where, family))
+        service = {"family": family, "protocol": None, "address": None, "port": None, "fwmark": fwmark}
+    else:
+        if p.get("address") is None:
+            raise IPVSValidationError("%saddress: a service needs address and port, or fwmark" % where)
+        address = canonical_address(p["address"], where + "address")
+        family = family_of(address)
+        if p.get("family") not in (None, family):
+            raise IPVSValidationError("%sfamily: %s does not match address %s" % (where, p["family"], address))
+        if p.get("port") is None:
+            raise IPVSValidationError("%sport: an address service needs a port (1..65535)" % where)
+        port = _int_in(p["port"], 1, 65535, where + "port")
+        protocol = p.get("protocol") or "tcp"
+        if protocol not in PROTOCOLS:
+            raise IPVSValidationError("%sprotocol: %r is not one of %s" % (where, protocol, ", ".join(PROTOCOLS)))
+        service = {"family": family, "protocol": protocol, "address": address, "port": port, "fwmark": None}
+
+    scheduler = p.get("scheduler") or "wlc"
+    if scheduler not in SCHEDULERS:
+        raise IPVSValidationError("%sscheduler: %r is not one of %s" % (where, scheduler, ", ".join(SCHEDULERS)))
+    flags = set()
+    for flag in p.get("scheduler_flags") or []:
+        if flag in SCHED_FLAG_NAMES:
+            owner, generic = SCHED_FLAG_NAMES[flag]
+            if owner != scheduler:
+                raise IPVSValidationError("%sscheduler_flags: %s applies only to scheduler %s, not %s"
+                                          % (where, flag, owner, scheduler))
+            flag = generic
+        if flag not in SCHED_FLAG_BITS:
+            raise IPVSValidationError("%sscheduler_flags: %r is not one of %s"
+                                      % (where, flag, ", ".join(SCHEDULER_FLAG_CHOICES)))
+        flags.add(flag)
+
+    timeout = _int_in(p.get("persistence_timeout") or 0, 0, 2147483, where + "persistence_timeout")
+    if p.get("persistence_netmask") is not None:
+        if not timeout:
+            raise IPVSValidationError("%spersistence_netmask: needs persistence_timeout above 0" % where)
+        netmask = _prefix(p["persistence_netmask"], family, where + "persistence_netmask")
+    else:
+        netmask = full_prefix(family)
+
+    service.update({
+        "scheduler": scheduler,
+        "scheduler_flags": sorted(flags),
+        "persistence_timeout": timeout,
+        "persistence_netmask": netmask,
+        "one_packet": bool(p.get("one_packet")),
+        "real_servers": None,
+    })
+    if p.get("one_packet") and service["protocol"] not in (None, "udp"):
+        raise IPVSValidationError("%sone_packet: one-packet scheduling applies to UDP (or fwmark) services only"
+                                  % where)
+    if p.get("real_servers") is not None:
+        service["real_servers"] = real_servers_from_params(p["real_servers"], service, where + "real_servers")
+    return service
+
+
+def real_server_from_params(params: dict, service: dict, where: str = "", current: dict | None = None) -> dict:
+    """Validate one real server of ``service``.
+
+    Options left as None take their value from ``current`` (the live real server)
+    when one is given, else the kernel's defaults: weight 1, direct routing, no thresholds.
+    """
+    p = params
+    address = canonical_address(p.get("address"), where + "address") if p.get("address") is not None else None
+    if address is None:
+        raise IPVSValidationError("%saddress: a real server needs an address" % where)
+    if family_of(address) != service["family"]:
+        raise IPVSValidationError("%saddress: %s is %s but the service %s is %s; IPVS cannot mix families here"
+                                  % (where, address, family_of(address), service_id(service), service["family"]))
+    if p.get("port") is not None:
+        port = _int_in(p["port"], 0 if service.get("fwmark") else 1, 65535, where + "port")
+    else:
+        port = service["port"] or 0
+    base = current or {"weight": 1, "forwarding": "dr", "upper_threshold": 0, "lower_threshold": 0}
+
+    def pick(name):
+        return base[name] if p.get(name) is None else p[name]
+
+    real_server = {
+        "address": address,
+        "port": port,
+        "weight": _int_in(pick("weight"), 0, MAX_WEIGHT, where + "weight"),
+        "forwarding": forwarding_name(pick("forwarding"), where + "forwarding"),
+        "upper_threshold": _int_in(pick("upper_threshold"), 0, MAX_WEIGHT, where + "upper_threshold"),
+        "lower_threshold": _int_in(pick("lower_threshold"), 0, MAX_WEIGHT, where + "lower_threshold"),
+    }
+    if real_server["lower_threshold"] > real_server["upper_threshold"] and real_server["upper_threshold"]:
+        raise IPVSValidationError("%slower_threshold: %d is above upper_threshold %d"
+                                  % (where, real_server["lower_threshold"], real_server["upper_threshold"]))
+    if real_server["lower_threshold"] and not real_server["upper_threshold"]:
+        raise IPVSValidationError("%slower_threshold: needs an upper_threshold" % where)
+    if service.get("port") and real_server["forwarding"] != "nat" and port != service["port"]:
+        raise IPVSValidationError(
+            "%sport: %d differs from the service port %d, which only NAT forwarding can map "
+            "(direct routing and tunnelling keep the destination port)" % (where, port, service["port"]))
+    return real_server
+
+
+def real_servers_from_params(items: list, service: dict, where: str = "real_servers") -> list:
+    result = []
+    seen = {}
+    for index, item in enumerate(items):
+        here = "%s[%d]." % (where, index)
+        if not isinstance(item, dict):
+            raise IPVSValidationError("%s[%d]: each real server is a dict with at least an address" % (where, index))
+        real_server = real_server_from_params(item, service, here)
+        rid = real_server_id(real_server)
+        if rid in seen:
+            raise IPVSValidationError("%s[%d]: %s is listed twice (also at index %d)" % (where, index, rid, seen[rid]))
+        seen[rid] = index
+        result.append(real_server)
+    return sort_real_servers(result)
+
+
+def sort_real_servers(real_servers: list) -> list:
+    return sorted(real_servers, key=lambda r: (ipaddress.ip_address(r["address"]), r["port"]))
+
+
+def services_from_params(items: list, where: str = "services") -> list:
+    result = []
+    seen = {}
+    for index, item in enumerate(items):
+        here = "%s[%d]." % (where, index)
+        if not isinstance(item, dict):
+            raise IPVSValidationError("%s[%d]: each service is a dict" % (where, index))
+        service = service_from_params(item, here)
+        if service["real_servers"] is None:
+            service["real_servers"] = []
+        key = service_key(service)
+        if key in seen:
+            raise IPVSValidationError("%s[%d]: service %s is listed twice (also at index %d)"
+                                      % (where, index, service_id(service), seen[key]))
+        seen[key] = index
+        result.append(service)
+    return result
+
+
+# -------------------------------------------------------------------- diff
+
+SERVICE_SETTINGS = ("scheduler", "scheduler_flags", "persistence_timeout", "persistence_netmask", "one_packet")
+REAL_SERVER_SETTINGS = ("weight", "forwarding", "upper_threshold", "lower_threshold")
+
+
+def settings(service: dict) -> dict:
+    return {name: service[name] for name in SERVICE_SETTINGS}
+
+
+def _op(action: str, service: dict, real_server: dict | None = None) -> dict:
+    op = {"action": action, "service": service}
+    if real_server is not None:
+        op["real_server"] = real_server
+    return op
+
+
+def diff_real_servers(desired: dict, current: dict | None, purge: bool) -> list:
+    """Operations that bring the real servers of one service from current to desired."""
+    have = {real_server_id(r): r for r in (current or {}).get("real_servers") or []}
+    ops = []
+    wanted = set()
+    for real_server in desired["real_servers"] or []:
+        rid = real_server_id(real_server)
+        wanted.add(rid)
+        live = have.get(rid)
+        if live is None:
+            ops.append(_op("add_real_server", desired, real_server))
+        elif any(live[name] != real_server[name] for name in REAL_SERVER_SETTINGS):
+            ops.append(_op("edit_real_server", desired, real_server))
+    if purge:
+        for rid, live in have.items():
+            if rid not in wanted:
+                ops.append(_op("delete_real_server", desired, live))
+    return ops
+
+
+def diff_service(desired: dict, current: dict | None, purge_real_servers: bool) -> list:
+    """Operations for one service; ``desired["real_servers"]`` None leaves them alone."""
+    ops = []
+    if current is None:
+        ops.append(_op("add_service", desired))
+    elif settings(current) != settings(desired):
+        ops.append(_op("edit_service", desired))
+    if desired.get("real_servers") is not None:
+        ops.extend(diff_real_servers(desired, current, purge_real_servers))
+    return ops
+
+
+def matches(service: dict, selector: dict) -> bool:
+    """True when every field the selector gives equals the service's."""
+    for name, value in selector.items():
+        if value is None:
+            continue
+        if name == "address":
+            if service["address"] is None or ipaddress.ip_address(service["address"]) != ipaddress.ip_address(value):
+                return False
+        elif service.get(name) != value:
+            return False
+    return True
+
+
+def diff_table(desired: list, current: list, purge: bool = False, exclude: list | None = None) -> list:
+    """Operations that turn the live table into ``desired``.
+
+    Listed services own their real servers (unlisted ones are removed).  With
+    ``purge``, live services that are neither listed nor matched by a selector in
+    ``exclude`` are deleted, after every other change.
+    """
+    live = {service_key(s): s for s in current}
+    ops = []
+    for service in desired:
+        ops.extend(diff_service(service, live.get(service_key(service)), purge_real_servers=True))
+    if purge:
+        wanted = {service_key(s) for s in desired}
+        for key, service in live.items():
+            if key in wanted or any(matches(service, sel) for sel in exclude or []):
+                continue
+            ops.append(_op("delete_service", service))
+    return ops
+
+
+def apply_ops(table: list, ops: list) -> list:
+    """The table ``ops`` would leave behind: the predicted ``after`` in check mode."""
+    result = {service_key(s): copy.deepcopy(s) for s in table}
+    for op in ops:
+        key = service_key(op["service"])
+        action = op["action"]
+        if action == "add_service":
+            result[key] = dict(copy.deepcopy(op["service"]), real_servers=[])
+        elif action == "edit_service":
+            result[key].update(settings(op["service"]))
+        elif action == "delete_service":
+            result.pop(key, None)
+        else:
+            real_servers = [r for r in result[key]["real_servers"]
+                            if real_server_id(r) != real_server_id(op["real_server"])]
+            if action != "delete_real_server":
+                real_servers.append(dict(op["real_server"]))
+            result[key]["real_servers"] = sort_real_servers(real_servers)
+    return sort_table(list(result.values()))
+
+
+def sort_table(table: list) -> list:
+    return sorted(table, key=lambda s: (s["family"], s["fwmark"] or 0, s["protocol"] or "",
+                                        ipaddress.ip_address(s["address"]) if s["address"] else 0, s["port"] or 0))
+
+
+def describe(op: dict) -> str:
+    """One line for an operation, as a person reads it in the module's result."""
+    action = op["action"]
+    sid = service_id(op["service"])
+    if action in ("add_service", "edit_service"):
+        svc = op["service"]
+        extra = "scheduler %s" % svc["scheduler"]
+        if svc["persistence_timeout"]:
+            extra += ", persistent %ds" % svc["persistence_timeout"]
+        return "%s %s (%s)" % (action.replace("_", " "), sid, extra)
+    if action == "delete_service":
+        return "delete service %s" % sid
+    rs = op["real_server"]
+    verb = action.split("_")[0]
+    if verb == "delete":
+        return "delete real server %s from %s" % (real_server_id(rs), sid)
+    return "%s real server %s in %s (%s, weight %d)" % (verb, real_server_id(rs), sid, rs["forwarding"], rs["weight"])
+
+
+def public(service: dict) -> dict:
+    """A service as modules return it: the canonical dict without empty key fields."""
+    result = {k: v for k, v in service.items() if not (k in ("protocol", "address", "port", "fwmark") and v is None)}
+    return result

@@ -1,0 +1,132 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lvs.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ipvs_info
+short_description: Read the kernel's IPVS table with connection counts, counters and rates
+version_added: 0.1.0
+description:
+  - Returns every IPVS virtual service with its settings, counters and rates, and every
+    real server with its weight, active, inactive and persistent connections, counters
+    and rates: what C(ipvsadm -L -n --stats --rate) shows, as data.
+  - Reads the table over generic netlink (pyroute2); it never runs C(ipvsadm).
+  - The kernel's estimator updates counters and rates about every two seconds.
+author:
+  - lvs.cluster developers
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+options:
+  service:
+    description:
+      - Return only the services this selector matches. Every field given must match.
+    type: dict
+    suboptions:
+      protocol:
+        description: Protocol of the service.
+        type: str
+        choices: [tcp, udp, sctp]
+      address:
+        description: Virtual address of the service.
+        type: str
+      port:
+        description: Virtual port of the service.
+        type: int
+      fwmark:
+        description: Firewall mark of the service.
+        type: int
+      family:
+        description: Address family of the service.
+        type: str
+        choices: [ipv4, ipv6]
+requirements:
+  - pyroute2 >= 0.9.5 on the managed host
+  - a kernel with IPVS and root privileges
+seealso:
+  - module: lvs.cluster.ipvs_service
+"""
+
+EXAMPLES = r"""
+- name: Read the whole IPVS table
+  lvs.cluster.ipvs_info:
+  register: ipvs
+
+- name: Show each real server of the HTTP service with its active connections
+  ansible.builtin.debug:
+    msg: "{{ item.address }}: weight {{ item.weight }}, {{ item.active_connections }} active"
+  loop: "{{ (ipvs.services | selectattr('port', 'equalto', 80) | first).real_servers }}"
+
+- name: Only the services on one VIP
+  lvs.cluster.ipvs_info:
+    service:
+      address: 192.0.2.13
+"""
+
+RETURN = r"""
+services:
+  description: The virtual services, each with its real servers.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    family: {description: C(ipv4) or C(ipv6)., type: str, returned: always, sample: ipv4}
+    protocol: {description: Protocol of an address service., type: str, returned: unless fwmark service, sample: tcp}
+    address: {description: Virtual address., type: str, returned: unless fwmark service, sample: 192.0.2.13}
+    port: {description: Virtual port., type: int, returned: unless fwmark service, sample: 80}
+    fwmark: {description: Firewall mark., type: int, returned: for fwmark services, sample: 1}
+    scheduler: {description: Scheduler name., type: str, returned: always, sample: wlc}
+    scheduler_flags: {description: Scheduler flags set., type: list, elements: str, returned: always, sample: []}
+    persistence_timeout: {description: Persistence timeout in seconds (0 off)., type: int, returned: always, sample: 0}
+    persistence_netmask: {description: Persistence prefix length., type: int, returned: always, sample: 32}
+    one_packet: {description: One-packet scheduling., type: bool, returned: always, sample: false}
+    stats:
+      description: Counters since the service was created (connections, in/out packets and bytes).
+      type: dict
+      returned: always
+      sample: {connections: 12, in_packets: 80, out_packets: 0, in_bytes: 5210, out_bytes: 0}
+    rates:
+      description: Current rates per second (connections, in/out packets and bytes).
+      type: dict
+      returned: always
+      sample: {connections_per_second: 1, in_packets_per_second: 8, out_packets_per_second: 0,
+               in_bytes_per_second: 512, out_bytes_per_second: 0}
+    real_servers:
+      description: Real servers with weight, forwarding, thresholds, connection counts, stats and rates.
+      type: list
+      elements: dict
+      returned: always
+      sample:
+        - {address: 192.0.2.4, port: 80, weight: 5, forwarding: dr, upper_threshold: 0, lower_threshold: 0,
+           active_connections: 2, inactive_connections: 7, persistent_connections: 0,
+           stats: {connections: 9, in_packets: 60, out_packets: 0, in_bytes: 3900, out_bytes: 0},
+           rates: {connections_per_second: 0, in_packets_per_second: 1, out_packets_per_second: 0,
+                   in_bytes_per_second: 65, out_bytes_per_second: 0}}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_common as common
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={"service": {"type": "dict", "options": common.service_key_spec()}},
+        supports_check_mode=True,
+    )
+    selector = dict(module.params["service"] or {})
+    if selector.get("address") is not None:
+        selector["address"] = common.validated(module, state.canonical_address, selector["address"], "service.address")
+    ipvs = common.open_ipvs(module)
+    with ipvs:
+        table = common.dump(module, ipvs, stats=True)
+    module.exit_json(changed=False, services=[state.public(s) for s in table if state.matches(s, selector)])
+
+
+if __name__ == "__main__":
+    main()
