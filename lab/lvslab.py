@@ -1,0 +1,586 @@
+#!/usr/bin/env python3
+"""lvslab: a real LVS cluster on one machine, for the lvs.cluster collection.
+
+Boots every host of an Ansible YAML inventory in a network namespace of its
+own: directors as User-Mode-Linux kernels (they carry IPVS), everything else
+as systemd-nspawn containers, all on one bridge. Every lab packet stays in that
+namespace, on documentation addresses only (192.0.2.0/24, 2001:db8::/64).
+
+    lvslab.py up --inventory INV.yml [--name NAME] [--timeout SECONDS]
+    lvslab.py down [--name NAME]
+    lvslab.py status [--name NAME]
+    lvslab.py exec [--name NAME] -- CMD...
+    lvslab.py ssh [--name NAME] HOST [CMD...]
+
+Run as root. Needs Python 3 with PyYAML only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+LIB = Path(__file__).resolve().parent
+STATE_ROOT = Path("/run/lvslab")
+DEFAULT_NAME = "lvslab"
+
+LAB_NET4 = ipaddress.ip_network("192.0.2.0/24")
+LAB_NET6 = ipaddress.ip_network("2001:db8::/64")
+CONTROLLER4 = "192.0.2.254"
+CONTROLLER6 = "2001:db8::fe"
+BRIDGE = "br0"
+
+UML_MEM = "512M"
+UML_HALT_WAIT = 10.0      # seconds between `uml_mconsole halt` and SIGKILL
+NSPAWN_STOP_WAIT = 15.0   # seconds between SIGTERM and SIGKILL
+DEFAULT_TIMEOUT = 180.0   # seconds for every host to answer SSH
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
+HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,40}$")
+
+SSH_OPTS = [
+    "-o", "StrictHostKeyChecking=no",
+    "-o", "UserKnownHostsFile=/dev/null",
+    "-o", "LogLevel=ERROR",
+]
+
+
+class LabError(Exception):
+    """A failure to report to the user as one line, without a traceback."""
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command; raise LabError with its stderr if it fails and check is set."""
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise LabError(f"{' '.join(cmd)}: {proc.stderr.strip() or f'exit {proc.returncode}'}")
+    return proc
+
+
+# --------------------------------------------------------------------------
+# Inventory
+# --------------------------------------------------------------------------
+
+@dataclass
+class Host:
+    name: str
+    kind: str        # "uml" or "nspawn"
+    addr4: str
+    addr6: str
+    pid: int = 0
+    starttime: int = 0   # /proc/PID/stat field 22: tells a recycled PID apart
+
+    @property
+    def tap(self) -> str:
+        return f"tap{self.addr4.split('/')[0].rsplit('.', 1)[1]}"
+
+
+def _walk_groups(groups: dict, inherited: dict, path: list[str], out: dict) -> None:
+    """Collect each host's effective variables (group vars, then host vars)
+    and group names from an Ansible YAML inventory tree."""
+    for gname, group in (groups or {}).items():
+        group = group or {}
+        gvars = {**inherited, **(group.get("vars") or {})}
+        gpath = path + [gname]
+        for hname, hvars in (group.get("hosts") or {}).items():
+            entry = out.setdefault(hname, {"vars": {}, "groups": set()})
+            entry["vars"] = {**entry["vars"], **gvars, **(hvars or {})}
+            entry["groups"].update(gpath)
+        _walk_groups(group.get("children") or {}, gvars, gpath, out)
+
+
+def load_inventory(path: Path) -> tuple[dict, list[Host]]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise LabError(f"cannot read inventory {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LabError(f"{path}: not an Ansible YAML inventory (top level is not a mapping)")
+    found: dict = {}
+    _walk_groups(data, {}, [], found)
+    if not found:
+        raise LabError(f"{path}: no hosts")
+
+    hosts, seen4 = [], {}
+    for hname, entry in found.items():
+        hvars, groups = entry["vars"], entry["groups"]
+        if not HOST_RE.match(hname):
+            raise LabError(f"host {hname!r}: lab host names are letters, digits and '-'")
+        kind = hvars.get("lab_kind") or ("uml" if "directors" in groups else "nspawn")
+        if kind not in ("uml", "nspawn"):
+            raise LabError(f"host {hname}: lab_kind must be uml or nspawn, not {kind!r}")
+        try:
+            addr = ipaddress.ip_address(str(hvars.get("ansible_host", "")))
+        except ValueError as exc:
+            raise LabError(f"host {hname}: ansible_host must be an address in {LAB_NET4}") from exc
+        octet = int(addr) & 0xFF if addr.version == 4 else 0
+        if addr not in LAB_NET4 or octet in (0, 254, 255):
+            raise LabError(f"host {hname}: ansible_host {addr} is not a host address in "
+                           f"{LAB_NET4} (.254 is the controller)")
+        if str(addr) in seen4:
+            raise LabError(f"hosts {seen4[str(addr)]} and {hname} share the address {addr}")
+        seen4[str(addr)] = hname
+        hosts.append(Host(hname, kind, f"{addr}/24",
+                          f"{LAB_NET6.network_address + octet}/64"))
+    return data, hosts
+
+
+def lab_inventory(data: dict, hosts: list[Host], key: Path) -> dict:
+    """The input inventory plus the connection variables of every host."""
+    out = copy.deepcopy(data)
+    found: dict = {}
+    _walk_groups(data, {}, [], found)
+    conn = {
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(key),
+        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+    }
+
+    def patch(groups: dict) -> None:
+        for group in (groups or {}).values():
+            group = group or {}
+            for hname in list((group.get("hosts") or {}).keys()):
+                hvars = group["hosts"][hname]
+                if hvars is None:
+                    hvars = group["hosts"][hname] = {}
+                hvars.update(conn)
+                if "ansible_python_interpreter" not in found[hname]["vars"]:
+                    hvars["ansible_python_interpreter"] = "/usr/bin/python3"
+            patch(group.get("children") or {})
+
+    patch(out)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------
+
+def proc_starttime(pid: int) -> int:
+    """Start time of PID (clock ticks since boot), 0 if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def alive(host: Host) -> bool:
+    return host.pid > 0 and proc_starttime(host.pid) == host.starttime
+
+
+def wait_gone(host: Host, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(host):
+            return True
+        time.sleep(0.2)
+    return not alive(host)
+
+
+def kill(host: Host, sig: int) -> None:
+    if alive(host):
+        try:
+            os.kill(host.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+# --------------------------------------------------------------------------
+# The lab
+# --------------------------------------------------------------------------
+
+class Lab:
+    def __init__(self, name: str):
+        if not NAME_RE.match(name):
+            raise LabError(f"lab name {name!r}: lowercase letters, digits and '-', at most 20")
+        self.name = name
+        self.netns = name
+        self.dir = STATE_ROOT / name
+        self.key = self.dir / "id_ed25519"
+        self.state_file = self.dir / "lab.json"
+        self.inventory = self.dir / "inventory.yml"
+
+    # ---- state ----------------------------------------------------------
+
+    def host_dir(self, host: Host) -> Path:
+        return self.dir / "hosts" / host.name
+
+    def console(self, host: Host) -> Path:
+        return self.host_dir(host) / "console.log"
+
+    def mconsole(self, host: Host) -> Path:
+        return self.dir / "uml" / self.umid(host) / "mconsole"
+
+    def umid(self, host: Host) -> str:
+        return f"{self.name}-{host.name}"
+
+    def save(self, hosts: list[Host]) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"name": self.name, "hosts": [asdict(h) for h in hosts]},
+                                  indent=2) + "\n")
+        tmp.replace(self.state_file)
+
+    def load(self) -> list[Host]:
+        try:
+            return [Host(**h) for h in json.loads(self.state_file.read_text())["hosts"]]
+        except FileNotFoundError:
+            return []
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LabError(f"{self.state_file}: unreadable lab state: {exc}") from exc
+
+    def find(self, hostname: str) -> Host:
+        for host in self.load():
+            if host.name == hostname:
+                return host
+        raise LabError(f"lab {self.name} has no host {hostname!r} (see `lvslab.py status`)")
+
+    def netns_exists(self) -> bool:
+        return Path("/run/netns", self.netns).exists()
+
+    def ns(self, *cmd: str) -> list[str]:
+        return ["ip", "netns", "exec", self.netns, *cmd]
+
+    def ssh_cmd(self, host: Host, opts: list[str] | None = None,
+                cmd: list[str] | None = None) -> list[str]:
+        addr = host.addr4.split("/")[0]
+        return self.ns("ssh", "-i", str(self.key), *SSH_OPTS, *(opts or []),
+                       "--", f"root@{addr}", *(cmd or []))
+
+    # ---- up -------------------------------------------------------------
+
+    def up(self, inventory: Path, timeout: float) -> None:
+        data, hosts = load_inventory(inventory)
+        if self.netns_exists() or self.dir.exists():
+            raise LabError(f"lab {self.name} exists already: `lvslab.py down --name {self.name}` first")
+        try:
+            self._up(inventory, data, hosts, timeout)
+        except (LabError, OSError, KeyboardInterrupt) as exc:
+            raise LabError(f"{exc or 'interrupted'}\nlab {self.name} is left as it is (console logs in "
+                           f"{self.dir}/hosts/); `lvslab.py down --name {self.name}` removes it") from exc
+
+    def _up(self, inventory: Path, data: dict, hosts: list[Host], timeout: float) -> None:
+        t0 = time.monotonic()
+        log(f"lab {self.name}: {len(hosts)} hosts "
+            f"({sum(h.kind == 'uml' for h in hosts)} UML, {sum(h.kind == 'nspawn' for h in hosts)} nspawn)")
+
+        self.dir.mkdir(parents=True, mode=0o700)
+        for host in hosts:
+            (self.host_dir(host) / "fs").mkdir(parents=True)
+        self.save(hosts)
+        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"lvslab-{self.name}",
+            "-f", str(self.key))
+        self.dir.chmod(0o755)   # lab hosts read the public key and hosts file from here
+        self.write_hosts_file(hosts)
+        self.make_network()
+
+        for host in hosts:
+            self.start_uml(host) if host.kind == "uml" else self.start_nspawn(host)
+            self.save(hosts)
+
+        failures = self.wait_ssh(hosts, t0, timeout)
+        if failures:
+            raise LabError("\n".join(failures))
+
+        self.inventory.write_text(
+            f"# lvslab {self.name}: generated from {inventory.resolve()}\n"
+            + yaml.safe_dump(lab_inventory(data, hosts, self.key), sort_keys=False))
+        log(f"lab {self.name} up in {time.monotonic() - t0:.1f}s; inventory: {self.inventory}")
+        log(f"  run: {sys.argv[0]} exec --name {self.name} -- ansible-playbook -i {self.inventory} ...")
+
+    def write_hosts_file(self, hosts: list[Host]) -> None:
+        lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+                 f"{CONTROLLER4}\tcontroller", f"{CONTROLLER6}\tcontroller"]
+        for host in hosts:
+            lines.append(f"{host.addr4.split('/')[0]}\t{host.name}")
+            lines.append(f"{host.addr6.split('/')[0]}\t{host.name}")
+        (self.dir / "etc-hosts").write_text("\n".join(lines) + "\n")
+
+    def make_network(self) -> None:
+        log(f"  network namespace {self.netns}: bridge {BRIDGE}, controller {CONTROLLER4}, {CONTROLLER6}")
+        run("ip", "netns", "add", self.netns)
+        ipn = ["ip", "-n", self.netns]
+        run(*ipn, "link", "set", "lo", "up")
+        run(*ipn, "link", "add", BRIDGE, "type", "bridge")
+        for key, value in (("net.ipv4.conf.all.rp_filter", "0"),
+                           ("net.ipv4.conf.default.rp_filter", "0"),
+                           ("net.ipv6.conf.all.accept_dad", "0"),
+                           ("net.ipv6.conf.default.accept_dad", "0")):
+            run(*self.ns("sysctl", "-q", "-w", f"{key}={value}"))
+        run(*ipn, "link", "set", BRIDGE, "up")
+        run(*ipn, "addr", "add", f"{CONTROLLER4}/24", "dev", BRIDGE)
+        run(*ipn, "addr", "add", f"{CONTROLLER6}/64", "dev", BRIDGE, "nodad")
+
+    def _spawn(self, host: Host, cmd: list[str]) -> None:
+        with open(self.console(host), "wb") as console:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=console,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        host.pid = proc.pid
+        # The start time is the fork's: it stays the same through the execs of
+        # `ip netns exec` and what it runs, and tells a recycled PID apart.
+        host.starttime = proc_starttime(proc.pid)
+        (self.host_dir(host) / "pid").write_text(f"{host.pid}\n")
+
+    def start_uml(self, host: Host) -> None:
+        run("ip", "-n", self.netns, "tuntap", "add", "dev", host.tap, "mode", "tap")
+        run("ip", "-n", self.netns, "link", "set", host.tap, "master", BRIDGE, "up")
+        (self.dir / "uml").mkdir(exist_ok=True)
+        self._spawn(host, self.ns(
+            "linux.uml", f"umid={self.umid(host)}", f"uml_dir={self.dir / 'uml'}",
+            f"mem={UML_MEM}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
+            f"init={LIB / 'uml-init'}",
+            f"lab.dir={self.dir}", f"lab.host={host.name}",
+            f"lab.ip4={host.addr4}", f"lab.ip6={host.addr6}",
+            f"vec0:transport=tap,ifname={host.tap}", "con=null", "con0=null,fd:1",
+            "systemd.show_status=0", "systemd.journald.forward_to_console=1"))
+
+    def start_nspawn(self, host: Host) -> None:
+        self._spawn(host, self.ns(
+            "unshare", "-m", "--propagation", "private",
+            "sh", str(LIB / "nspawn-init"), str(self.dir), host.name, host.addr4, host.addr6))
+
+    def probe(self, host: Host, timeout: int = 2) -> bool:
+        cmd = self.ssh_cmd(host, ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}"], ["true"])
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=timeout + 10).returncode == 0
+
+    def wait_ssh(self, hosts: list[Host], t0: float, timeout: float) -> list[str]:
+        """Wait, in parallel, for every host to answer SSH; one line per host."""
+        failures: list[str] = []
+        lock = threading.Lock()
+
+        def watch(host: Host) -> None:
+            start = time.monotonic()
+            while True:
+                if not alive(host):
+                    why = f"{host.name}: the {host.kind} host exited while booting"
+                    break
+                try:
+                    if self.probe(host):
+                        with lock:
+                            log(f"  {host.name:<16} {host.kind:<6} {host.addr4.split('/')[0]:<15} "
+                                f"ssh up after {time.monotonic() - start:5.1f}s")
+                        return
+                except subprocess.TimeoutExpired:
+                    pass
+                if time.monotonic() - t0 > timeout:
+                    why = f"{host.name}: no SSH answer after {timeout:.0f}s"
+                    break
+                time.sleep(0.5)
+            with lock:
+                failures.append(f"{why}; console log: {self.console(host)}")
+                log(f"  {host.name:<16} FAILED ({why})")
+
+        threads = [threading.Thread(target=watch, args=(h,), daemon=True) for h in hosts]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return failures
+
+    # ---- down -----------------------------------------------------------
+
+    def down(self) -> None:
+        t0 = time.monotonic()
+        hosts = self.load()
+        if not hosts and not self.netns_exists() and not self.dir.exists():
+            log(f"lab {self.name}: nothing to tear down")
+            return
+        # Ask every host to stop, then wait for all of them at once.
+        halts = []
+        for host in hosts:
+            if not alive(host):
+                continue
+            if host.kind == "uml":
+                # mconsole may never answer once the kernel is gone: hence the timeout,
+                # and the helper is ended as soon as its host is.
+                halts.append(subprocess.Popen(
+                    ["timeout", "5", "uml_mconsole", str(self.mconsole(host)), "halt"],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            else:
+                kill(host, signal.SIGTERM)
+        for host in hosts:
+            wait = UML_HALT_WAIT if host.kind == "uml" else NSPAWN_STOP_WAIT
+            if not wait_gone(host, wait):
+                log(f"  {host.name}: still running, SIGKILL to {host.pid}")
+                kill(host, signal.SIGKILL)
+                wait_gone(host, 5)
+        for halt in halts:
+            if halt.poll() is None:
+                halt.terminate()
+            halt.wait()
+        # Whatever is left in the lab's own namespace (UML helper processes,
+        # shells of `lvslab.py exec`) belongs to this lab.
+        if self.netns_exists():
+            for _ in range(3):
+                pids = run("ip", "netns", "pids", self.netns, check=False).stdout.split()
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except (ProcessLookupError, ValueError):
+                        pass
+                time.sleep(0.5)
+            run("ip", "netns", "del", self.netns, check=False)
+        self.unmount_all()
+        self.remove_cgroups()
+        if self.dir.exists():
+            self.remove_state_dir()
+        log(f"lab {self.name} down in {time.monotonic() - t0:.1f}s")
+
+    def mounts_below(self) -> list[str]:
+        prefix = str(self.dir) + "/"
+        targets = []
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            target = line.split()[1].replace("\\040", " ")
+            if target.startswith(prefix):
+                targets.append(target)
+        return targets
+
+    def unmount_all(self) -> None:
+        """Mounts are made in private mount namespaces and vanish with them;
+        this catches any that leaked into the machine's namespace."""
+        for target in sorted(self.mounts_below(), key=len, reverse=True):
+            run("umount", "-l", target, check=False)
+
+    def remove_cgroups(self) -> None:
+        """nspawn-init puts each container in /lvslab/NAME/HOST of the unified
+        hierarchy; remove the (empty) cgroups depth first."""
+        for base in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")):
+            root = base / "lvslab" / self.name
+            if not (base / "cgroup.procs").exists() or not root.is_dir():
+                continue
+            for dirpath, _dirs, _files in sorted(os.walk(root), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(dirpath)
+                except OSError as exc:
+                    log(f"  cannot remove cgroup {dirpath}: {exc.strerror}")
+            try:
+                (base / "lvslab").rmdir()
+            except OSError:
+                pass   # another lab still has cgroups there
+
+    def remove_state_dir(self) -> None:
+        left = self.mounts_below()
+        if left:
+            raise LabError(f"not removing {self.dir}: still mounted: {', '.join(left)}")
+        shutil.rmtree(self.dir)
+        try:
+            STATE_ROOT.rmdir()
+        except OSError:
+            pass   # other labs are up
+
+    # ---- status ---------------------------------------------------------
+
+    def status(self) -> int:
+        hosts = self.load()
+        if not hosts and not self.netns_exists():
+            log(f"lab {self.name}: down")
+            return 1
+        log(f"lab {self.name}: namespace {'present' if self.netns_exists() else 'MISSING'}, "
+            f"state {self.dir}")
+        answers: dict[str, bool] = {}
+
+        def check(host: Host) -> None:
+            try:
+                answers[host.name] = alive(host) and self.netns_exists() and self.probe(host, 1)
+            except subprocess.TimeoutExpired:
+                answers[host.name] = False
+
+        threads = [threading.Thread(target=check, args=(h,)) for h in hosts]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        ok = True
+        for host in hosts:
+            state = "running" if alive(host) else "stopped"
+            ssh = "ssh ok" if answers[host.name] else "no ssh"
+            ok &= answers[host.name]
+            log(f"  {host.name:<16} {host.kind:<6} {host.addr4:<17} {host.addr6:<18} "
+                f"pid {host.pid:<7} {state:<8} {ssh}")
+        if self.inventory.exists():
+            log(f"  inventory: {self.inventory}")
+        return 0 if ok else 1
+
+
+# --------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lvslab.py", description=__doc__.split("\n\n")[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--name", default=os.environ.get("LVSLAB_NAME", DEFAULT_NAME),
+                       help="lab name: namespace, state dir /run/lvslab/NAME (default: %(default)s)")
+        return p
+
+    p = add("up", "boot every host of an inventory")
+    p.add_argument("--inventory", "-i", required=True, type=Path, help="Ansible YAML inventory")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help="seconds for all hosts to answer SSH (default: %(default)s)")
+    add("down", "stop every host and remove the lab")
+    add("status", "show the lab's hosts")
+    p = add("exec", "run a command in the lab's network namespace")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD...")
+    p = add("ssh", "ssh into a lab host from the lab's namespace")
+    p.add_argument("host")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="command to run on HOST")
+    args = parser.parse_args(argv)
+
+    if os.geteuid() != 0:
+        print("lvslab.py: run as root", file=sys.stderr)
+        return 2
+    try:
+        lab = Lab(args.name)
+        if args.command == "up":
+            lab.up(args.inventory, args.timeout)
+        elif args.command == "down":
+            lab.down()
+        elif args.command == "status":
+            return lab.status()
+        elif args.command == "exec":
+            cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+            if not cmd:
+                raise LabError("exec: no command given")
+            if not lab.netns_exists():
+                raise LabError(f"lab {lab.name} is not up")
+            os.environ.update(LVSLAB_NAME=lab.name, LVSLAB_INVENTORY=str(lab.inventory))
+            os.execvp("ip", lab.ns(*cmd))
+        elif args.command == "ssh":
+            host = lab.find(args.host)
+            cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+            os.execvp("ip", lab.ssh_cmd(host, cmd=cmd))
+    except LabError as exc:
+        print(f"lvslab.py: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
