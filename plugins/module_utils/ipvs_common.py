@@ -67,8 +67,11 @@ def service_spec(with_real_servers: bool = True) -> dict:
 def open_ipvs(module) -> IPVSNetlink:
     """The netlink adapter, or a fail_json that says what is missing."""
     if not HAS_PYROUTE2:
+        error = PYROUTE2_IMPORT_ERROR
+        # the three-argument form: Python < 3.10 (RHEL 9, Debian 11 targets) has no other
         module.fail_json(msg=missing_required_lib(PYROUTE2_REQUIREMENT),
-                         exception="".join(traceback.format_exception(PYROUTE2_IMPORT_ERROR)))
+                         exception="".join(traceback.format_exception(
+                             type(error), error, getattr(error, "__traceback__", None))))
     try:
         return IPVSNetlink()
     except IPVSKernelError as exc:
@@ -104,8 +107,8 @@ def apply_or_restore(module, ipvs: IPVSNetlink, ops: list, before: list) -> None
     except IPVSKernelError as exc:
         touched = {state.service_key(op["service"]) for op in ops}
         restore = [s for s in before if state.service_key(s) in touched]
-        now = [s for s in ipvs.dump() if state.service_key(s) in touched]
         try:
+            now = [s for s in ipvs.dump() if state.service_key(s) in touched]
             ipvs.apply(state.diff_table(restore, now, purge=True))
             restored = "nothing was changed"
         except IPVSKernelError as again:

@@ -118,9 +118,13 @@ def _prefix(value, family: str, param: str) -> int:
     if family == "ipv6":
         raise IPVSValidationError("%s: %r must be a prefix length (1..128) for an IPv6 service" % (param, value))
     try:
-        return ipaddress.IPv4Network("0.0.0.0/%s" % text).prefixlen
+        bits = int(ipaddress.IPv4Address(text))
     except ValueError:
+        bits = -1
+    prefix = bin(bits).count("1") if bits >= 0 else 0
+    if bits != (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF:  # not contiguous ones, e.g. a hostmask
         raise IPVSValidationError("%s: %r is not a netmask or prefix length" % (param, value))
+    return prefix
 
 
 def forwarding_name(value, param: str = "forwarding") -> str:
@@ -264,7 +268,11 @@ def real_servers_from_params(items: list, service: dict, where: str = "real_serv
 
 
 def sort_real_servers(real_servers: list) -> list:
-    return sorted(real_servers, key=lambda r: (ipaddress.ip_address(r["address"]), r["port"]))
+    # IPv4 before IPv6: a tunnel real server may be of the other family than its service.
+    def key(real_server):
+        address = ipaddress.ip_address(real_server["address"])
+        return (address.version, address, real_server["port"])
+    return sorted(real_servers, key=key)
 
 
 def services_from_params(items: list, where: str = "services") -> list:

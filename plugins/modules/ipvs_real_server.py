@@ -191,8 +191,9 @@ def main():
     if params["drain_timeout"] < 0:
         module.fail_json(msg="drain_timeout: %d is negative" % params["drain_timeout"])
     service = common.validated(module, state.service_from_params, params["service"], "service.")
-    # Validate the real server before touching the kernel; live values fill the gaps below.
-    common.validated(module, state.real_server_from_params, params, service)
+    address = common.validated(module, state.canonical_address, params["address"], "address")
+    port = params["port"] if params["port"] is not None else service["port"] or 0
+    wanted = dict(params, weight=0) if params["state"] == "drained" else params
 
     ipvs = common.open_ipvs(module)
     with ipvs:
@@ -201,29 +202,26 @@ def main():
         if live_service is None:
             module.fail_json(msg="service: %s does not exist; create it first (lvs.cluster.ipvs_service)"
                              % state.service_id(service))
-        wanted = dict(params, weight=0) if params["state"] == "drained" else params
-        probe = common.validated(module, state.real_server_from_params, wanted, live_service)
         current = next((r for r in live_service["real_servers"]
-                        if state.real_server_id(r) == state.real_server_id(probe)), None)
-        desired = common.validated(module, state.real_server_from_params, wanted, live_service, "", current)
-
+                        if (r["address"], r["port"]) == (address, port)), None)
         if params["state"] == "absent":
+            desired = None
             ops = [{"action": "delete_real_server", "service": live_service, "real_server": current}] if current else []
         else:
-            target = dict(live_service, real_servers=[desired])
-            ops = state.diff_real_servers(target, live_service, purge=False)
+            # Validated against the live real server: unset options keep its values.
+            desired = common.validated(module, state.real_server_from_params, wanted, live_service, "", current)
+            ops = state.diff_real_servers(dict(live_service, real_servers=[desired]), live_service, purge=False)
         common.apply_or_restore(module, ipvs, ops, before_table)
 
-        result = {}
-        after = None if params["state"] == "absent" else desired
+        drain = {}
         if params["state"] == "drained" and not module.check_mode:
-            result = wait_for_drain(ipvs, live_service, desired, params["drain_timeout"])
+            drain = wait_for_drain(ipvs, live_service, desired, params["drain_timeout"])
     module.exit_json(
         changed=bool(ops),
-        real_server=after or {},
+        real_server=desired or {},
         operations=[state.describe(op) for op in ops],
-        diff={"before": current or {}, "after": after or {}},
-        **result,
+        diff={"before": current or {}, "after": desired or {}},
+        **drain,
     )
 
 

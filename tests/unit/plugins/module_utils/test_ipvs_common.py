@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument specs, open_ipvs (missing pyroute2) and apply_or_restore."""
+
+from __future__ import annotations
+
+import copy
+import errno
+import types
+
+import pytest
+from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_common as common
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
+from ansible_collections.lvs.cluster.plugins.modules import (
+    ipvs_info,
+    ipvs_real_server,
+    ipvs_service,
+    ipvs_table,
+)
+from ansible_collections.lvs.cluster.tests.unit.plugins.modules.utils import (
+    FakeIPVS,
+    fails,
+    live_table,
+)
+
+MODULES = {
+    "ipvs_service": (ipvs_service.main, {"address": "192.0.2.13", "port": 80}),
+    "ipvs_real_server": (ipvs_real_server.main, {"service": {"address": "192.0.2.13", "port": 80},
+                                                 "address": "192.0.2.4"}),
+    "ipvs_table": (ipvs_table.main, {"services": []}),
+    "ipvs_info": (ipvs_info.main, {}),
+}
+
+
+def test_spec_choices_follow_the_model():
+    assert common.service_key_spec()["protocol"]["choices"] == list(state.PROTOCOLS)
+    settings = common.service_settings_spec()
+    assert settings["scheduler"]["choices"] == list(state.SCHEDULERS)
+    assert settings["scheduler_flags"]["choices"] == list(state.SCHEDULER_FLAG_CHOICES)
+    assert common.real_server_spec()["forwarding"]["choices"] == list(state.FORWARDING_CHOICES)
+    assert set(state.FORWARDING_CHOICES) == set(state.FORWARDING) | set(state.FORWARDING_ALIASES)
+
+
+def test_real_server_spec_without_defaults_keeps_live_values():
+    spec = common.real_server_spec(defaults=False)
+    assert all("default" not in spec[name] for name in spec)
+    assert common.real_server_spec()["weight"]["default"] == 1
+    assert common.real_server_spec()["forwarding"]["default"] == "dr"
+
+
+@pytest.fixture
+def no_pyroute2(monkeypatch, fake_ipvs):
+    fake = fake_ipvs()
+    monkeypatch.setattr(common, "HAS_PYROUTE2", False)
+    monkeypatch.setattr(common, "PYROUTE2_IMPORT_ERROR", ImportError("No module named 'pyroute2'"))
+    return fake
+
+
+@pytest.mark.usefixtures("harness")
+@pytest.mark.parametrize("name", list(MODULES))
+def test_missing_pyroute2_is_reported_through_missing_required_lib(no_pyroute2, name):
+    main, args = MODULES[name]
+    result = fails(main, args)
+    assert result["msg"] == missing_required_lib(common.PYROUTE2_REQUIREMENT)
+    assert "pyroute2" in result["exception"]
+    assert no_pyroute2.opened == 0
+
+
+@pytest.mark.usefixtures("harness")
+def test_missing_pyroute2_is_reported_on_python_3_9(monkeypatch, no_pyroute2):
+    def format_exception(etype, value, tb, limit=None, chain=True):  # Python 3.9's signature
+        return ["Traceback: %s\n" % value]
+
+    monkeypatch.setattr(common, "traceback", types.SimpleNamespace(format_exception=format_exception,
+                                                                    format_exc=lambda: "Traceback\n"))
+    main, args = MODULES["ipvs_info"]
+    assert fails(main, args)["msg"] == missing_required_lib(common.PYROUTE2_REQUIREMENT)
+
+
+# ----------------------------------------------------------- apply_or_restore
+
+
+class Module:
+    """The bit of AnsibleModule apply_or_restore uses."""
+
+    def __init__(self, check_mode=False):
+        self.check_mode = check_mode
+
+    def fail_json(self, **kwargs):
+        raise RuntimeError(kwargs)
+
+
+HTTP = {"address": "192.0.2.13", "port": 80, "real_servers": [{"address": "192.0.2.4"}, {"address": "192.0.2.5"}]}
+
+
+def ops_for(before, desired_items):
+    return state.diff_table(state.services_from_params(copy.deepcopy(desired_items)), before, purge=True)
+
+
+def test_apply_or_restore_applies():
+    before = live_table([HTTP])
+    fake = FakeIPVS(copy.deepcopy(before))
+    ops = ops_for(before, [dict(HTTP, real_servers=[{"address": "192.0.2.6"}])])
+    common.apply_or_restore(Module(), fake, ops, before)
+    assert fake.applied == [ops]
+
+
+@pytest.mark.parametrize("check_mode, ops", [(True, "some"), (False, [])])
+def test_apply_or_restore_skips_writes(check_mode, ops):
+    before = live_table([HTTP])
+    fake = FakeIPVS(copy.deepcopy(before))
+    ops = ops_for(before, []) if ops == "some" else ops
+    common.apply_or_restore(Module(check_mode), fake, ops, before)
+    assert fake.applied == []
+
+
+def test_apply_or_restore_restores_and_names_the_refusal():
+    before = live_table([HTTP, {"address": "192.0.2.99", "port": 25}])
+    fake = FakeIPVS(copy.deepcopy(before), refuse=lambda op: errno.EBUSY if op["action"] == "delete_service" else 0)
+    ops = ops_for(before, [dict(HTTP, real_servers=[{"address": "192.0.2.9"}])])
+    with pytest.raises(RuntimeError) as caught:
+        common.apply_or_restore(Module(), fake, ops, before)
+    result = caught.value.args[0]
+    assert result["msg"] == "delete service tcp/192.0.2.99:25: Device or resource busy; nothing was changed"
+    assert result["operations"] == [state.describe(op) for op in ops]
+    assert fake.table() == before
+
+
+def test_apply_or_restore_reports_a_failing_dump_during_restore():
+    before = live_table([HTTP])
+    fake = FakeIPVS(copy.deepcopy(before), refuse=lambda op: errno.EINVAL, dump_error_after=0)
+    with pytest.raises(RuntimeError) as caught:
+        common.apply_or_restore(Module(), fake, ops_for(before, []), before)
+    message = caught.value.args[0]["msg"]
+    assert message.startswith("delete service tcp/192.0.2.13:80: Invalid argument; restoring the table failed too")

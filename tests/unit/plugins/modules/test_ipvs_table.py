@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import copy
+import errno
+
+import pytest
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
+from ansible_collections.lvs.cluster.plugins.modules import ipvs_table
+from ansible_collections.lvs.cluster.tests.unit.plugins.modules.utils import (
+    exits,
+    fails,
+    live_table,
+)
+
+pytestmark = pytest.mark.usefixtures("harness")
+
+main = ipvs_table.main
+
+HTTP = {"address": "192.0.2.13", "port": 80, "real_servers": [{"address": "192.0.2.4", "weight": 5},
+                                                              {"address": "192.0.2.5", "weight": 5}]}
+HTTP6 = {"address": "2001:db8::13", "port": 80, "real_servers": [{"address": "2001:db8::4"}]}
+KEEPALIVED = [{"address": "192.0.2.50", "port": 80, "real_servers": [{"address": "192.0.2.8"}]},
+              {"address": "192.0.2.50", "port": 443}, {"address": "2001:db8::50", "port": 443}]
+STRAY = {"address": "192.0.2.13", "port": 53, "protocol": "udp", "real_servers": [{"address": "192.0.2.4"}]}
+
+CURRENT = [dict(HTTP, real_servers=[{"address": "192.0.2.4", "weight": 1}, {"address": "192.0.2.6"}]), STRAY]
+CURRENT += KEEPALIVED
+DESIRED = {"services": [HTTP, HTTP6], "purge": True,
+           "purge_exclude": [{"address": "192.0.2.50"}, {"address": "2001:DB8:0::50"}]}
+
+
+def test_converge_orders_operations_and_purges_last(fake_ipvs):
+    fake = fake_ipvs(live_table(CURRENT))
+    result = exits(main, DESIRED, diff=True)
+    assert result["operations"] == [
+        "edit real server 192.0.2.4:80 in tcp/192.0.2.13:80 (dr, weight 5)",
+        "add real server 192.0.2.5:80 in tcp/192.0.2.13:80 (dr, weight 5)",
+        "delete real server 192.0.2.6:80 from tcp/192.0.2.13:80",
+        "add service tcp/[2001:db8::13]:80 (scheduler wlc)",
+        "add real server [2001:db8::4]:80 in tcp/[2001:db8::13]:80 (dr, weight 1)",
+        "delete service udp/192.0.2.13:53",
+    ]
+    assert len(fake.applied) == 1
+    assert fake.table() == live_table([HTTP, HTTP6] + KEEPALIVED)
+    assert result["services"] == [state.public(s) for s in live_table([HTTP, HTTP6])]
+
+
+def test_diff_shows_touched_services_only(fake_ipvs):
+    fake_ipvs(live_table(CURRENT))
+    diff = exits(main, DESIRED, diff=True)["diff"]
+    assert set(diff["before"]) == {"tcp/192.0.2.13:80", "udp/192.0.2.13:53"}
+    assert set(diff["after"]) == {"tcp/192.0.2.13:80", "tcp/[2001:db8::13]:80"}
+    assert diff["after"]["tcp/192.0.2.13:80"] == state.public(live_table([HTTP])[0])
+
+
+def test_check_mode_predicts_the_real_run(fake_ipvs):
+    fake = fake_ipvs(live_table(CURRENT))
+    checked = exits(main, DESIRED, check_mode=True, diff=True)
+    assert checked["changed"] is True
+    assert fake.applied == []
+    assert fake.table() == live_table(CURRENT)
+    real = exits(main, DESIRED, diff=True)
+    for name in ("operations", "services", "diff"):
+        assert checked[name] == real[name], name
+
+
+def test_second_run_and_second_check_change_nothing(fake_ipvs):
+    fake = fake_ipvs(live_table(CURRENT))
+    exits(main, DESIRED)
+    assert exits(main, DESIRED, check_mode=True)["changed"] is False
+    again = exits(main, DESIRED, diff=True)
+    assert again["changed"] is False and again["operations"] == []
+    assert again["diff"]["before"] == again["diff"]["after"]
+    assert set(again["diff"]["after"]) == {"tcp/192.0.2.13:80", "tcp/[2001:db8::13]:80"}
+    assert len(fake.applied) == 1
+
+
+def test_without_purge_unlisted_services_stay(fake_ipvs):
+    fake = fake_ipvs(live_table(CURRENT))
+    exits(main, {"services": [HTTP]})
+    assert not any(op["action"] == "delete_service" for op in fake.writes)
+    assert len(fake.table()) == len(CURRENT)
+
+
+def test_purge_exclude_protects_selected_services_only(fake_ipvs):
+    fake = fake_ipvs(live_table(CURRENT))
+    exits(main, {"services": [], "purge": True, "purge_exclude": [{"address": "192.0.2.50", "port": 443}]})
+    assert [state.service_id(s) for s in fake.table()] == ["tcp/192.0.2.50:443"]
+
+
+BAD = [
+    ("duplicate", {"services": [HTTP, dict(HTTP, real_servers=[])]}, "services[1]"),
+    ("nested-weight", {"services": [dict(HTTP, real_servers=[{"address": "192.0.2.4", "weight": -2}])]},
+     "services[0].real_servers[0].weight"),
+    ("nested-family", {"services": [HTTP, dict(HTTP6, real_servers=[{"address": "192.0.2.4"}])]},
+     "services[1].real_servers[0].address"),
+    ("port", {"services": [dict(HTTP, port=65536)]}, "services[0].port"),
+    ("fwmark-0", {"services": [{"fwmark": 0}]}, "services[0].fwmark"),
+    ("exclude-address", {"services": [HTTP], "purge": True, "purge_exclude": [{"address": "192.0.2.500"}]},
+     "purge_exclude[0].address"),
+]
+
+
+@pytest.mark.parametrize("args, param", [c[1:] for c in BAD], ids=[c[0] for c in BAD])
+def test_bad_input_fails_naming_the_parameter(fake_ipvs, args, param):
+    fake = fake_ipvs(live_table(CURRENT))
+    result = fails(main, args)
+    assert param in result["msg"]
+    assert fake.applied == []
+
+
+def refuse_address(address, code=errno.EINVAL):
+    return lambda op: code if op.get("real_server", {}).get("address") == address else 0
+
+
+def test_kernel_refusal_midway_restores_every_touched_service(fake_ipvs):
+    """The batch edits, creates and deletes around the refused op; all of it is undone."""
+    original = live_table(CURRENT)
+    fake = fake_ipvs(copy.deepcopy(original), refuse=refuse_address("192.0.2.5"))
+    result = fails(main, DESIRED)
+    assert result["msg"] == ("add real server 192.0.2.5:80 of service tcp/192.0.2.13:80: Invalid argument; "
+                             "nothing was changed")
+    assert len(result["operations"]) == 6
+    assert fake.table() == original
+
+
+def test_failed_restore_is_reported(fake_ipvs):
+    calls = []
+
+    def refuse(op):
+        calls.append(op["action"])
+        if op.get("real_server", {}).get("address") == "192.0.2.5":
+            return errno.EINVAL
+        return errno.EPERM if len(calls) > 6 else 0  # everything in the restore
+
+    fake = fake_ipvs(live_table(CURRENT), refuse=refuse)
+    result = fails(main, DESIRED)
+    assert result["msg"].startswith("add real server 192.0.2.5:80 of service tcp/192.0.2.13:80: Invalid argument; "
+                                    "restoring the table failed too (")
+    assert "lvs.cluster.ipvs_info" in result["msg"]
+    assert len(fake.applied) == 2
