@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import traceback
-
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
@@ -43,7 +41,7 @@ def service_settings_spec() -> dict:
 
 def real_server_spec(defaults: bool = True) -> dict:
     """A real server's options; ``defaults`` False leaves unset ones as None (keep live values)."""
-    spec = {
+    spec: dict[str, dict] = {
         "address": {"type": "str", "required": True},
         "port": {"type": "int"},
         "weight": {"type": "int", "default": 1},
@@ -67,15 +65,12 @@ def service_spec(with_real_servers: bool = True) -> dict:
 def open_ipvs(module) -> IPVSNetlink:
     """The netlink adapter, or a fail_json that says what is missing."""
     if not HAS_PYROUTE2:
-        error = PYROUTE2_IMPORT_ERROR
-        # the three-argument form: Python < 3.10 (RHEL 9, Debian 11 targets) has no other
-        module.fail_json(msg=missing_required_lib(PYROUTE2_REQUIREMENT),
-                         exception="".join(traceback.format_exception(
-                             type(error), error, getattr(error, "__traceback__", None))))
+        module.fail_json(msg=missing_required_lib(PYROUTE2_REQUIREMENT), exception=PYROUTE2_IMPORT_ERROR)
     try:
         return IPVSNetlink()
     except IPVSKernelError as exc:
         module.fail_json(msg=str(exc))
+        raise  # fail_json exits
 
 
 def validated(module, build, *args, **kwargs):
@@ -84,6 +79,7 @@ def validated(module, build, *args, **kwargs):
         return build(*args, **kwargs)
     except state.IPVSValidationError as exc:
         module.fail_json(msg=str(exc))
+        raise  # fail_json exits
 
 
 def dump(module, ipvs: IPVSNetlink, stats: bool = False) -> list:
@@ -91,6 +87,7 @@ def dump(module, ipvs: IPVSNetlink, stats: bool = False) -> list:
         return ipvs.dump(stats=stats)
     except IPVSKernelError as exc:
         module.fail_json(msg=str(exc))
+        raise  # fail_json exits
 
 
 def apply_or_restore(module, ipvs: IPVSNetlink, ops: list, before: list) -> None:

@@ -17,6 +17,7 @@ import errno
 import os
 import socket
 import struct
+import traceback
 
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 
@@ -25,9 +26,9 @@ try:
     from pyroute2.netlink.exceptions import NetlinkError
     from pyroute2.netlink.generic import ipvs as genl_ipvs
     from pyroute2.netlink.nlsocket import NetlinkRequest
-except ImportError as exc:  # reported once, by the module, through missing_required_lib
+except ImportError:  # reported once, by the module, through missing_required_lib
     HAS_PYROUTE2 = False
-    PYROUTE2_IMPORT_ERROR: Exception | None = exc
+    PYROUTE2_IMPORT_ERROR: str | None = traceback.format_exc()
 else:
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
@@ -106,7 +107,7 @@ def _scheduler_flag_bits(service: dict) -> int:
 
 
 def _service_attrs(service: dict, full: bool) -> dict:
-    attrs = [("IPVS_SVC_ATTR_AF", _AF[service["family"]])]
+    attrs: list[tuple[str, object]] = [("IPVS_SVC_ATTR_AF", _AF[service["family"]])]
     if service["fwmark"]:
         attrs.append(("IPVS_SVC_ATTR_FWMARK", service["fwmark"]))
     else:
@@ -126,7 +127,7 @@ def _service_attrs(service: dict, full: bool) -> dict:
 
 
 def _dest_attrs(real_server: dict, family: str, full: bool) -> dict:
-    attrs = [
+    attrs: list[tuple[str, object]] = [
         ("IPVS_DEST_ATTR_ADDR_FAMILY", _AF[family]),
         ("IPVS_DEST_ATTR_ADDR", real_server["address"]),
         ("IPVS_DEST_ATTR_PORT", real_server["port"]),
@@ -176,14 +177,14 @@ class IPVSNetlink:
         try:
             self._sock = genl_ipvs.IPVSSocket()
         except Exception as exc:  # pragma: no cover - depends on the kernel
-            raise IPVSKernelError("cannot open a netlink socket: %s" % _reason(exc))
+            raise IPVSKernelError("cannot open a netlink socket: %s" % _reason(exc)) from exc
         try:
             self._sock.bind(genl_ipvs.GENL_NAME, genl_ipvs.ipvsmsg)
         except Exception as exc:
             self._sock.close()
             raise IPVSKernelError(
                 "the kernel has no IPVS (generic netlink family %s not found: %s); "
-                "load it with 'modprobe ip_vs'" % (genl_ipvs.GENL_NAME, _reason(exc)))
+                "load it with 'modprobe ip_vs'" % (genl_ipvs.GENL_NAME, _reason(exc))) from exc
 
     def close(self) -> None:
         self._sock.close()
@@ -209,7 +210,7 @@ class IPVSNetlink:
             return list(self._sock.nlm_request(msg, msg_type=self._sock.prid,
                                                msg_flags=NLM_F_REQUEST | NLM_F_DUMP))
         except NetlinkError as exc:
-            raise IPVSKernelError("dumping the IPVS table failed: %s" % _reason(exc), code=exc.code)
+            raise IPVSKernelError("dumping the IPVS table failed: %s" % _reason(exc), code=exc.code) from exc
 
     def dump(self, stats: bool = False) -> list:
         """The live table: a list of canonical services, each with its real servers.

@@ -95,7 +95,7 @@ def canonical_address(value, param: str) -> str:
     try:
         return str(ipaddress.ip_address(str(value).strip()))
     except ValueError:
-        raise IPVSValidationError("%s: %r is not an IPv4 or IPv6 address" % (param, value))
+        raise IPVSValidationError("%s: %r is not an IPv4 or IPv6 address" % (param, value)) from None
 
 
 def _int_in(value, low: int, high: int, param: str) -> int:
@@ -104,7 +104,7 @@ def _int_in(value, low: int, high: int, param: str) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise IPVSValidationError("%s: %r is not an integer" % (param, value))
+        raise IPVSValidationError("%s: %r is not an integer" % (param, value)) from None
     if not low <= number <= high:
         raise IPVSValidationError("%s: %d is out of range (%d..%d)" % (param, number, low, high))
     return number
@@ -226,12 +226,12 @@ def real_server_from_params(params: dict, service: dict, where: str = "", curren
         port = _int_in(p["port"], 0 if service.get("fwmark") else 1, 65535, where + "port")
     else:
         port = service["port"] or 0
-    base = current or {"weight": 1, "forwarding": "dr", "upper_threshold": 0, "lower_threshold": 0}
+    base: dict = current or {"weight": 1, "forwarding": "dr", "upper_threshold": 0, "lower_threshold": 0}
 
     def pick(name):
         return base[name] if p.get(name) is None else p[name]
 
-    real_server = {
+    real_server: dict = {
         "address": address,
         "port": port,
         "weight": _int_in(pick("weight"), 0, MAX_WEIGHT, where + "weight"),
@@ -253,7 +253,7 @@ def real_server_from_params(params: dict, service: dict, where: str = "", curren
 
 def real_servers_from_params(items: list, service: dict, where: str = "real_servers") -> list:
     result = []
-    seen = {}
+    seen: dict = {}
     for index, item in enumerate(items):
         here = "%s[%d]." % (where, index)
         if not isinstance(item, dict):
@@ -277,7 +277,7 @@ def sort_real_servers(real_servers: list) -> list:
 
 def services_from_params(items: list, where: str = "services") -> list:
     result = []
-    seen = {}
+    seen: dict = {}
     for index, item in enumerate(items):
         here = "%s[%d]." % (where, index)
         if not isinstance(item, dict):

@@ -13,14 +13,18 @@ version_added: 0.1.0
 description:
   - Returns every IPVS virtual service with its settings, counters and rates, and every
     real server with its weight, active, inactive and persistent connections, counters
-    and rates: what C(ipvsadm -L -n --stats --rate) shows, as data.
+    and rates, the data C(ipvsadm -L -n --stats --rate) shows.
   - Reads the table over generic netlink (pyroute2); it never runs C(ipvsadm).
   - The kernel's estimator updates counters and rates about every two seconds.
 author:
   - lvs.cluster developers
-extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+    description: It only reads, so it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: It changes nothing, so there is no diff.
 options:
   service:
     description:

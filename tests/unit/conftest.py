@@ -38,6 +38,7 @@ if _ROOT not in sys.path:
 
 # Fixtures for the module tests (imported only now: the collection is importable from here on).
 import pytest
+
 from ansible_collections.lvs.cluster.tests.unit.plugins.modules import utils
 
 

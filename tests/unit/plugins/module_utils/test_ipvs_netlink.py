@@ -11,6 +11,7 @@ import socket
 import struct
 
 import pytest
+
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_netlink as nl
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 from ansible_collections.lvs.cluster.plugins.module_utils.ipvs_state import (
     IPVSValidationError,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 
 import pytest
+
 from ansible_collections.lvs.cluster.plugins.module_utils.ipvs_netlink import (
     IPVSKernelError,
 )

@@ -9,6 +9,7 @@ import errno
 import types
 
 import pytest
+
 from ansible_collections.lvs.cluster.plugins.modules import ipvs_real_server
 from ansible_collections.lvs.cluster.tests.unit.plugins.modules.utils import (
     exits,

@@ -8,6 +8,7 @@ import copy
 import errno
 
 import pytest
+
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 from ansible_collections.lvs.cluster.plugins.modules import ipvs_table
 from ansible_collections.lvs.cluster.tests.unit.plugins.modules.utils import (

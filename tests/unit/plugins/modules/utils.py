@@ -20,6 +20,7 @@ import json
 
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
+
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_common as common
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 from ansible_collections.lvs.cluster.plugins.module_utils.ipvs_netlink import (

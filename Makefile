@@ -1,0 +1,104 @@
+# lvs.cluster: every entry point a user or CI needs.  Run as root on Debian 12.
+#   make demo    build a cluster in the lab and show it working
+#   make test    every test: lint, unit, kernel (UML), integration (lab over SSH)
+#   make bench   IPVS converge benchmark in a UML kernel (figures, not a test)
+#   make lab-down  tear the demo lab down
+# Each target installs what it needs first (apt packages, .venv).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+COLLECTIONS := $(CURDIR)/.cache/collections
+LAB := $(PY) $(CURDIR)/lab/lvslab.py
+APT_PACKAGES := user-mode-linux uml-utilities systemd-container openssh-server openssh-client \
+	kmod ipvsadm iproute2 iputils-arping curl python3 python3-venv
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_PIPELINING := True
+export ANSIBLE_HOST_KEY_CHECKING := False
+export ANSIBLE_CALLBACK_RESULT_FORMAT := yaml
+export ANSIBLE_NOCOWS := 1
+export ANSIBLE_RETRY_FILES_ENABLED := False
+export PY_COLORS := 0
+
+.PHONY: help setup demo test lint unit kernel integration bench lab-down clean
+
+help:
+	@sed -n '2,6p' Makefile | sed 's/^# *//'
+
+# ------------------------------------------------------------------ set-up
+
+.cache/apt.stamp:
+	@mkdir -p .cache
+	@missing=$$(for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing" $$missing; \
+	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; \
+	  trap 'rm -f /usr/sbin/policy-rc.d' EXIT; \
+	  apt-get update -q; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+$(VENV)/.installed: requirements.txt
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(COLLECTIONS)/ansible_collections/lvs/cluster:
+	@mkdir -p $(dir $@)
+	@ln -sfn $(CURDIR) $@
+
+setup: .cache/apt.stamp $(VENV)/.installed $(COLLECTIONS)/ansible_collections/lvs/cluster
+
+# ------------------------------------------------------------------- tests
+
+test: lint unit kernel integration
+	@echo "make test: all suites passed"
+
+lint: setup
+	$(VENV)/bin/ruff check plugins tests benchmarks lab
+	cd $(COLLECTIONS) && MYPYPATH=. $(VENV)/bin/mypy --config-file $(CURDIR)/mypy.ini -p ansible_collections.lvs.cluster.plugins
+	$(VENV)/bin/yamllint -s .
+	cd $(COLLECTIONS)/ansible_collections/lvs/cluster && $(VENV)/bin/ansible-lint --offline
+
+unit: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+# The netlink adapter against real IPVS: pytest inside a throwaway UML kernel.
+kernel: setup
+	lab/uml-run --mem 512M $(PY) -m pytest -q -p no:cacheprovider tests/kernel
+
+# The modules as Ansible runs them: ansible-playbook over SSH to a UML director.
+integration: setup
+	trap '$(LAB) down --name ipvstest' EXIT; \
+	$(LAB) up --inventory lab/topologies/ipvs.yml --name ipvstest; \
+	ANSIBLE_ROLES_PATH=$(CURDIR)/tests/integration/targets $(LAB) exec --name ipvstest -- $(VENV)/bin/ansible-playbook \
+	    -i /run/lvslab/ipvstest/inventory.yml tests/integration/ipvs.yml
+
+bench: setup
+	lab/uml-run --mem 1G $(PY) benchmarks/ipvs_converge.py
+
+# -------------------------------------------------------------------- demo
+
+demo: setup
+	@$(LAB) down --name demo
+	$(LAB) up --inventory lab/topologies/ipvs.yml --name demo
+	$(LAB) exec --name demo -- $(VENV)/bin/ansible-playbook -i /run/lvslab/demo/inventory.yml \
+	    -e ansible_python_interpreter=$(PY) playbooks/demo.yml
+	@echo
+	@echo "The demo lab is still up.  Try:"
+	@echo "  $(LAB) ssh --name demo lab-lb01 ipvsadm -L -n --stats"
+	@echo "  $(LAB) exec --name demo -- $(VENV)/bin/ansible -i /run/lvslab/demo/inventory.yml directors \\"
+	@echo "      -e ansible_python_interpreter=$(PY) -m lvs.cluster.ipvs_info"
+	@echo "  make lab-down      # tear it down"
+
+lab-down: setup
+	$(LAB) down --name demo
+
+clean:
+	rm -rf .cache tests/output
