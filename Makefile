@@ -65,6 +65,12 @@ lint: setup
 	cd $(COLLECTIONS) && MYPYPATH=. $(VENV)/bin/mypy --config-file $(CURDIR)/mypy.ini -p ansible_collections.lvs.cluster.plugins
 	$(VENV)/bin/yamllint -s .
 	cd $(COLLECTIONS)/ansible_collections/lvs/cluster && $(VENV)/bin/ansible-lint --offline
+	@# ansible-test sanity's validate-modules: DOCUMENTATION against argument_spec.
+	cd $(COLLECTIONS)/ansible_collections/lvs/cluster && PYTHONPATH=$(COLLECTIONS) $(PY) \
+	    $$($(PY) -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_util/controller/sanity/validate-modules/validate.py \
+	    --format plain --arg-spec --collection ansible_collections/lvs/cluster \
+	    --collection-version $$(sed -n 's/^version: //p' galaxy.yml) plugins/modules/*.py
+	@echo "validate-modules: no findings"
 
 unit: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit

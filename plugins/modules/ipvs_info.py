@@ -17,7 +17,7 @@ description:
   - Reads the table over generic netlink (pyroute2); it never runs C(ipvsadm).
   - The kernel's estimator updates counters and rates about every two seconds.
 author:
-  - lvs.cluster developers
+  - lvs.cluster maintainers (@lvs-cluster)
 attributes:
   check_mode:
     support: full

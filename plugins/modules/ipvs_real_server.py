@@ -20,7 +20,7 @@ description:
   - Do not use it on services that keepalived or ldirectord manage; drain those through
     the daemon.
 author:
-  - lvs.cluster developers
+  - lvs.cluster maintainers (@lvs-cluster)
 attributes:
   check_mode:
     support: full

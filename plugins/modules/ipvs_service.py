@@ -19,7 +19,7 @@ description:
   - If the kernel refuses a change part-way, the service is put back as it was.
   - Do not use it on services that keepalived or ldirectord manage; they own those.
 author:
-  - lvs.cluster developers
+  - lvs.cluster maintainers (@lvs-cluster)
 extends_documentation_fragment:
   - lvs.cluster.ipvs.SERVICE
   - lvs.cluster.ipvs.REAL_SERVERS

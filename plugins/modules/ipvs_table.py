@@ -20,7 +20,7 @@ description:
     O(purge_exclude) protects (for example services that keepalived owns).
   - If the kernel refuses a change part-way, the services touched are put back as they were.
 author:
-  - lvs.cluster developers
+  - lvs.cluster maintainers (@lvs-cluster)
 attributes:
   check_mode:
     support: full
