@@ -87,7 +87,21 @@ integration: setup
 	    -i /run/lvslab/ipvstest/inventory.yml tests/integration/ipvs.yml
 
 bench: setup
-	lab/uml-run --mem 1G $(PY) benchmarks/ipvs_converge.py
+	benchmarks/run
+
+# ---------------------------------------------------------------- molecule
+
+.PHONY: mirror molecule-frontend
+
+# What lab hosts install (they reach no registry): lab/mirror-packages.txt as a
+# local apt repository and wheel directory under .cache/mirror/, from this machine.
+mirror: setup
+	$(PY) lab/mirror
+
+# Molecule scenarios run on the machine; their playbooks that talk to lab hosts
+# run in the lab's namespace (molecule/README.md).
+molecule-frontend: mirror
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s frontend
 
 # -------------------------------------------------------------------- demo
 
