@@ -1,6 +1,6 @@
 # lvs.cluster: every entry point a user or CI needs.  Run as root on Debian 12.
 #   make demo    build a cluster in the lab and show it working
-#   make test    every test: lint, unit, kernel (UML), integration (lab over SSH)
+#   make test    every test: lint, unit, kernel (UML), integration and molecule (lab over SSH)
 #   make bench   IPVS converge benchmark in a UML kernel (figures, not a test)
 #   make lab-down  tear the demo lab down
 # Each target installs what it needs first (apt packages, .venv).
@@ -57,7 +57,7 @@ setup: .cache/apt.stamp $(VENV)/.installed $(COLLECTIONS)/ansible_collections/lv
 
 # ------------------------------------------------------------------- tests
 
-test: lint unit kernel integration
+test: lint unit kernel integration molecule
 	@echo "make test: all suites passed"
 
 lint: setup
@@ -91,7 +91,9 @@ bench: setup
 
 # ---------------------------------------------------------------- molecule
 
-.PHONY: mirror molecule-frontend
+.PHONY: mirror molecule molecule-frontend
+
+molecule: molecule-frontend
 
 # What lab hosts install (they reach no registry): lab/mirror-packages.txt as a
 # local apt repository and wheel directory under .cache/mirror/, from this machine.

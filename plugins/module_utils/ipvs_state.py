@@ -186,12 +186,12 @@ def service_from_params(params: dict, where: str = "") -> dict:
         flags.add(flag)
 
     timeout = _int_in(p.get("persistence_timeout") or 0, 0, 2147483, where + "persistence_timeout")
+    netmask = full_prefix(family)
     if p.get("persistence_netmask") is not None:
-        if not timeout:
-            raise IPVSValidationError("%spersistence_netmask: needs persistence_timeout above 0" % where)
         netmask = _prefix(p["persistence_netmask"], family, where + "persistence_netmask")
-    else:
-        netmask = full_prefix(family)
+        # The full host mask is the default, so a service as the modules return it is valid input.
+        if not timeout and netmask != full_prefix(family):
+            raise IPVSValidationError("%spersistence_netmask: needs persistence_timeout above 0" % where)
 
     service.update({
         "scheduler": scheduler,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
+
 def _version(value) -> int:
     try:
         return ipaddress.ip_address(str(value).strip()).version

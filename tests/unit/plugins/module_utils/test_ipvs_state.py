@@ -575,3 +575,14 @@ def test_public_drops_empty_key_fields_only():
     assert fwmark["fwmark"] == 4 and fwmark["family"] == "ipv4"
     address = state.public(svc())
     assert "fwmark" not in address and address["port"] == 80
+
+
+@pytest.mark.parametrize("params", [
+    {"address": "192.0.2.13", "port": 80, "real_servers": [{"address": "192.0.2.4", "weight": 5}]},
+    {"address": "2001:db8::13", "port": 443, "persistence_timeout": 300, "persistence_netmask": "64"},
+    {"fwmark": 3, "family": "ipv6", "scheduler": "sh", "scheduler_flags": ["sh-port"]},
+])
+def test_a_service_as_modules_return_it_is_valid_input(params):
+    service = state.service_from_params(params)
+    again = state.service_from_params(state.public(service))
+    assert again == service
