@@ -35,6 +35,7 @@ from pathlib import Path
 import yaml
 
 LIB = Path(__file__).resolve().parent
+SHARE = LIB.parent  # the project: lab hosts see it at this path, wherever it lives
 STATE_ROOT = Path("/run/lvslab")
 DEFAULT_NAME = "lvslab"
 
@@ -351,7 +352,7 @@ class Lab:
             "linux.uml", f"umid={self.umid(host)}", f"uml_dir={self.dir / 'uml'}",
             f"mem={UML_MEM}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
             f"init={LIB / 'uml-init'}",
-            f"lab.dir={self.dir}", f"lab.host={host.name}",
+            f"lab.dir={self.dir}", f"lab.host={host.name}", f"lab.share={SHARE}",
             f"lab.ip4={host.addr4}", f"lab.ip6={host.addr6}",
             f"vec0:transport=tap,ifname={host.tap}", "con=null", "con0=null,fd:1",
             "systemd.show_status=0", "systemd.journald.forward_to_console=1"))
@@ -359,7 +360,7 @@ class Lab:
     def start_nspawn(self, host: Host) -> None:
         self._spawn(host, self.ns(
             "unshare", "-m", "--propagation", "private",
-            "sh", str(LIB / "nspawn-init"), str(self.dir), host.name, host.addr4, host.addr6))
+            "sh", str(LIB / "nspawn-init"), str(self.dir), host.name, host.addr4, host.addr6, str(SHARE)))
 
     def probe(self, host: Host, timeout: int = 2) -> bool:
         cmd = self.ssh_cmd(host, ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}"], ["true"])
