@@ -1,5 +1,5 @@
 # lvs.cluster: every entry point a user or CI needs.  Run as root on Debian 12.
-#   make demo    build a cluster in the lab and show it working
+#   make demo    build the seed cluster in the lab and show it serving
 #   make test    every test: lint, unit, kernel (UML), integration and molecule (lab over SSH)
 #   make bench   IPVS converge benchmark in a UML kernel (figures, not a test)
 #   make lab-down  tear the demo lab down
@@ -91,9 +91,9 @@ bench: setup
 
 # ---------------------------------------------------------------- molecule
 
-.PHONY: mirror molecule molecule-frontend
+.PHONY: mirror molecule molecule-frontend molecule-default
 
-molecule: molecule-frontend
+molecule: molecule-frontend molecule-default
 
 # What lab hosts install (they reach no registry): lab/mirror-packages.txt as a
 # local apt repository and wheel directory under .cache/mirror/, from this machine.
@@ -105,18 +105,24 @@ mirror: setup
 molecule-frontend: mirror
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s frontend
 
+# The seed cluster: playbooks/site.yml on lb01 (UML) and web01..web04.
+molecule-default: mirror
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s default
+
 # -------------------------------------------------------------------- demo
 
-demo: setup
+# The seed cluster in the lab: lb01 (UML director) in front of web01..web04,
+# and client01 asking the VIP; site.yml builds it, demo.yml shows it serving.
+demo: setup mirror
 	@$(LAB) down --name demo
-	$(LAB) up --inventory lab/topologies/ipvs.yml --name demo
+	$(LAB) up --inventory lab/topologies/seed.yml --name demo
 	$(LAB) exec --name demo -- $(VENV)/bin/ansible-playbook -i /run/lvslab/demo/inventory.yml \
-	    -e ansible_python_interpreter=$(PY) playbooks/demo.yml
+	    lab/prepare.yml playbooks/site.yml playbooks/demo.yml
 	@echo
 	@echo "The demo lab is still up.  Try:"
-	@echo "  $(LAB) ssh --name demo lab-lb01 ipvsadm -L -n --stats"
-	@echo "  $(LAB) exec --name demo -- $(VENV)/bin/ansible -i /run/lvslab/demo/inventory.yml directors \\"
-	@echo "      -e ansible_python_interpreter=$(PY) -m lvs.cluster.ipvs_info"
+	@echo "  $(LAB) ssh --name demo client01 curl -s http://192.0.2.13/"
+	@echo "  $(LAB) ssh --name demo lb01 ipvsadm -L -n --stats"
+	@echo "  $(LAB) ssh --name demo web01 systemctl stop apache2   # then watch lb01 quiesce it"
 	@echo "  make lab-down      # tear it down"
 
 lab-down: setup

@@ -23,6 +23,7 @@ import ipaddress
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -75,6 +76,17 @@ def run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
     if check and proc.returncode != 0:
         raise LabError(f"{' '.join(cmd)}: {proc.stderr.strip() or f'exit {proc.returncode}'}")
     return proc
+
+
+def _raise_file_limit() -> None:
+    """A UML kernel holds a host file descriptor for every hostfs file it has
+    cached: installing ldirectord's 61 packages passed 20,000 and the director
+    failed with "Too many open files".  Give lab hosts room (root may)."""
+    want = min(1 << 20, int(Path("/proc/sys/fs/nr_open").read_text()))
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+    except (ValueError, OSError):
+        pass  # not root enough: keep the limit we have
 
 
 # --------------------------------------------------------------------------
@@ -146,8 +158,12 @@ def load_inventory(path: Path) -> tuple[dict, list[Host]]:
 
 
 def lab_inventory(data: dict, hosts: list[Host], key: Path) -> dict:
-    """The input inventory plus the connection variables of every host."""
+    """The input inventory plus the connection variables of every host, and
+    `lab_mirror`: the local package mirror (lab/mirror) as every host sees it."""
     out = copy.deepcopy(data)
+    for group in out.values():
+        if isinstance(group, dict):
+            group.setdefault("vars", {}).setdefault("lab_mirror", str(SHARE / ".cache" / "mirror"))
     found: dict = {}
     _walk_groups(data, {}, [], found)
     conn = {
@@ -336,7 +352,8 @@ class Lab:
     def _spawn(self, host: Host, cmd: list[str]) -> None:
         with open(self.console(host), "wb") as console:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=console,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=_raise_file_limit)
         host.pid = proc.pid
         # The start time is the fork's: it stays the same through the execs of
         # `ip netns exec` and what it runs, and tells a recycled PID apart.
@@ -574,6 +591,9 @@ def main(argv: list[str] | None = None) -> int:
             if not lab.netns_exists():
                 raise LabError(f"lab {lab.name} is not up")
             os.environ.update(LVSLAB_NAME=lab.name, LVSLAB_INVENTORY=str(lab.inventory))
+            # Ansible's SSH master sockets are keyed by address, and every lab uses the
+            # same addresses: keep this lab's apart, or a run can reach another lab's host.
+            os.environ.setdefault("ANSIBLE_SSH_CONTROL_PATH_DIR", str(lab.dir / "cp"))
             os.execvp("ip", lab.ns(*cmd))
         elif args.command == "ssh":
             host = lab.find(args.host)
