@@ -251,20 +251,30 @@ def real_server_from_params(params: dict, service: dict, where: str = "", curren
     return real_server
 
 
-def real_servers_from_params(items: list, service: dict, where: str = "real_servers") -> list:
+def _validate_list(items: list, where: str, build, key, name, not_a_dict: str) -> list:
+    """Validate each dict of ``items`` with ``build(item, "where[i].")``; refuse one listed twice.
+
+    ``key`` identifies an entry, ``name`` names it in the message; ``not_a_dict`` says
+    what an entry must be.
+    """
     result = []
     seen: dict = {}
     for index, item in enumerate(items):
-        here = "%s[%d]." % (where, index)
         if not isinstance(item, dict):
-            raise IPVSValidationError("%s[%d]: each real server is a dict with at least an address" % (where, index))
-        real_server = real_server_from_params(item, service, here)
-        rid = real_server_id(real_server)
-        if rid in seen:
-            raise IPVSValidationError("%s[%d]: %s is listed twice (also at index %d)" % (where, index, rid, seen[rid]))
-        seen[rid] = index
-        result.append(real_server)
-    return sort_real_servers(result)
+            raise IPVSValidationError("%s[%d]: %s" % (where, index, not_a_dict))
+        entry = build(item, "%s[%d]." % (where, index))
+        if key(entry) in seen:
+            raise IPVSValidationError("%s[%d]: %s is listed twice (also at index %d)"
+                                      % (where, index, name(entry), seen[key(entry)]))
+        seen[key(entry)] = index
+        result.append(entry)
+    return result
+
+
+def real_servers_from_params(items: list, service: dict, where: str = "real_servers") -> list:
+    return sort_real_servers(_validate_list(
+        items, where, lambda item, here: real_server_from_params(item, service, here),
+        real_server_id, real_server_id, "each real server is a dict with at least an address"))
 
 
 def sort_real_servers(real_servers: list) -> list:
@@ -276,22 +286,14 @@ def sort_real_servers(real_servers: list) -> list:
 
 
 def services_from_params(items: list, where: str = "services") -> list:
-    result = []
-    seen: dict = {}
-    for index, item in enumerate(items):
-        here = "%s[%d]." % (where, index)
-        if not isinstance(item, dict):
-            raise IPVSValidationError("%s[%d]: each service is a dict" % (where, index))
+    def build(item: dict, here: str) -> dict:
         service = service_from_params(item, here)
         if service["real_servers"] is None:
             service["real_servers"] = []
-        key = service_key(service)
-        if key in seen:
-            raise IPVSValidationError("%s[%d]: service %s is listed twice (also at index %d)"
-                                      % (where, index, service_id(service), seen[key]))
-        seen[key] = index
-        result.append(service)
-    return result
+        return service
+
+    return _validate_list(items, where, build, service_key, lambda s: "service " + service_id(s),
+                          "each service is a dict")
 
 
 # -------------------------------------------------------------------- diff
