@@ -2,6 +2,7 @@
 #   make demo    build the seed cluster in the lab and show it serving
 #   make test    every test: lint, unit, kernel (UML), integration and molecule (lab over SSH)
 #   make bench   IPVS converge benchmark in a UML kernel (figures, not a test)
+#   make bench-failover  failover figures of two+ keepalived directors under load
 #   make lab-down  tear the demo lab down
 # Each target installs what it needs first (apt packages, .venv).
 
@@ -24,10 +25,10 @@ export ANSIBLE_NOCOWS := 1
 export ANSIBLE_RETRY_FILES_ENABLED := False
 export PY_COLORS := 0
 
-.PHONY: help setup demo test lint unit kernel integration bench lab-down clean
+.PHONY: help setup demo test lint unit kernel integration bench bench-failover lab-down clean
 
 help:
-	@sed -n '2,6p' Makefile | sed 's/^# *//'
+	@sed -n '2,7p' Makefile | sed 's/^# *//'
 
 # ------------------------------------------------------------------ set-up
 
@@ -89,11 +90,16 @@ integration: setup
 bench: setup
 	benchmarks/run
 
+# Failover figures: six keepalived directors, 5 clean stops and 5 hard kills
+# under load (benchmarks/failover; ~15 min, lab "failover", torn down after).
+bench-failover: setup mirror
+	benchmarks/failover
+
 # ---------------------------------------------------------------- molecule
 
-.PHONY: mirror molecule molecule-frontend molecule-default
+.PHONY: mirror molecule molecule-frontend molecule-default molecule-ha
 
-molecule: molecule-frontend molecule-default
+molecule: molecule-frontend molecule-default molecule-ha
 
 # What lab hosts install (they reach no registry): lab/mirror-packages.txt as a
 # local apt repository and wheel directory under .cache/mirror/, from this machine.
@@ -108,6 +114,10 @@ molecule-frontend: mirror
 # The seed cluster: playbooks/site.yml on lb01 (UML) and web01..web04.
 molecule-default: mirror
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s default
+
+# Two directors (keepalived VRRP + checks, sync daemon) failing over under load.
+molecule-ha: mirror
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s ha
 
 # -------------------------------------------------------------------- demo
 

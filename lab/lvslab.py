@@ -11,6 +11,7 @@ namespace, on documentation addresses only (192.0.2.0/24, 2001:db8::/64).
     lvslab.py status [--name NAME]
     lvslab.py exec [--name NAME] -- CMD...
     lvslab.py ssh [--name NAME] HOST [CMD...]
+    lvslab.py kill [--name NAME] HOST      (a UML host: its kernel dies at once)
 
 Run as root. Needs Python 3 with PyYAML only.
 """
@@ -337,7 +338,9 @@ class Lab:
         run("ip", "netns", "add", self.netns)
         ipn = ["ip", "-n", self.netns]
         run(*ipn, "link", "set", "lo", "up")
-        run(*ipn, "link", "add", BRIDGE, "type", "bridge")
+        # No IGMP snooping: the lab has no querier, and the IPVS sync daemons'
+        # multicast must reach every director whatever the bridge learnt.
+        run(*ipn, "link", "add", BRIDGE, "type", "bridge", "mcast_snooping", "0")
         for key, value in (("net.ipv4.conf.all.rp_filter", "0"),
                            ("net.ipv4.conf.default.rp_filter", "0"),
                            ("net.ipv6.conf.all.accept_dad", "0"),
@@ -469,6 +472,23 @@ class Lab:
             self.remove_state_dir()
         log(f"lab {self.name} down in {time.monotonic() - t0:.1f}s")
 
+    def kill_host(self, hostname: str) -> None:
+        """Pull the plug on one host: SIGKILL to its process group, no shutdown at all."""
+        host = self.find(hostname)
+        if host.kind != "uml":
+            # SIGKILL to systemd-nspawn would orphan the container, not stop it.
+            raise LabError(f"{host.name} is an nspawn container; kill is for UML hosts")
+        if not alive(host):
+            raise LabError(f"{host.name} is not running")
+        t0 = time.monotonic()
+        try:
+            os.killpg(host.pid, signal.SIGKILL)   # the kernel and its helper processes
+        except ProcessLookupError:
+            pass
+        if not wait_gone(host, 5):
+            raise LabError(f"{host.name} (pid {host.pid}) survived SIGKILL")
+        log(f"{host.name} killed in {time.monotonic() - t0:.2f}s (pid {host.pid}); `lvslab.py down` cleans up")
+
     def mounts_below(self) -> list[str]:
         prefix = str(self.dir) + "/"
         targets = []
@@ -568,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     add("status", "show the lab's hosts")
     p = add("exec", "run a command in the lab's network namespace")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD...")
+    p = add("kill", "power one host off abruptly (SIGKILL to its kernel or container, no shutdown)")
+    p.add_argument("host")
     p = add("ssh", "ssh into a lab host from the lab's namespace")
     p.add_argument("host")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="command to run on HOST")
@@ -595,6 +617,8 @@ def main(argv: list[str] | None = None) -> int:
             # same addresses: keep this lab's apart, or a run can reach another lab's host.
             os.environ.setdefault("ANSIBLE_SSH_CONTROL_PATH_DIR", str(lab.dir / "cp"))
             os.execvp("ip", lab.ns(*cmd))
+        elif args.command == "kill":
+            lab.kill_host(args.host)
         elif args.command == "ssh":
             host = lab.find(args.host)
             cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
