@@ -12,6 +12,7 @@ namespace, on documentation addresses only (192.0.2.0/24, 2001:db8::/64).
     lvslab.py exec [--name NAME] -- CMD...
     lvslab.py ssh [--name NAME] HOST [CMD...]
     lvslab.py kill [--name NAME] HOST      (a UML host: its kernel dies at once)
+    lvslab.py link [--name NAME] HOST up|down
 
 Run as root. Needs Python 3 with PyYAML only.
 """
@@ -531,6 +532,34 @@ class Lab:
         except OSError:
             pass   # other labs are up
 
+    # ---- link -----------------------------------------------------------
+
+    def link_of(self, host: Host) -> str:
+        """The host's end of its wire on the bridge: a UML host's tap, or the
+        veth systemd-nspawn makes for a container (vb-MACHINE, the machine
+        name being the host name)."""
+        name = host.tap if host.kind == "uml" else f"vb-{host.name}"
+        if len(name) > 15:
+            raise LabError(f"{host.name}: nspawn names its veth with a hash when vb-{host.name} "
+                           "is longer than 15 characters; link needs a shorter host name")
+        proc = run("ip", "-n", self.netns, "-json", "link", "show", "dev", name, check=False)
+        if proc.returncode != 0:
+            raise LabError(f"{host.name}: no link {name} in namespace {self.netns} (is the host up?)")
+        return name
+
+    def link(self, hostname: str, state: str) -> None:
+        """Cut a host's network (link down) or mend it (up), as a pulled cable
+        would: the host keeps running and sees its carrier go, every packet to
+        or from it is lost, nothing is closed cleanly."""
+        host = self.find(hostname)
+        name = self.link_of(host)
+        run("ip", "-n", self.netns, "link", "set", "dev", name, state)
+        info = json.loads(run("ip", "-n", self.netns, "-json", "link", "show", "dev", name).stdout)[0]
+        now_up = "UP" in info.get("flags", [])
+        if now_up != (state == "up"):
+            raise LabError(f"{host.name}: {name} is still {'up' if now_up else 'down'}")
+        log(f"{host.name}: {name} {state}")
+
     # ---- status ---------------------------------------------------------
 
     def status(self) -> int:
@@ -593,6 +622,9 @@ def main(argv: list[str] | None = None) -> int:
     p = add("ssh", "ssh into a lab host from the lab's namespace")
     p.add_argument("host")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="command to run on HOST")
+    p = add("link", "cut a host's network (down) or mend it (up)")
+    p.add_argument("host")
+    p.add_argument("state", choices=["up", "down"])
     args = parser.parse_args(argv)
 
     if os.geteuid() != 0:
@@ -619,6 +651,8 @@ def main(argv: list[str] | None = None) -> int:
             os.execvp("ip", lab.ns(*cmd))
         elif args.command == "kill":
             lab.kill_host(args.host)
+        elif args.command == "link":
+            lab.link(args.host, args.state)
         elif args.command == "ssh":
             host = lab.find(args.host)
             cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd

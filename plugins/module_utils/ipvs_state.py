@@ -427,3 +427,35 @@ def public(service: dict) -> dict:
     """A service as modules return it: the canonical dict without empty key fields."""
     result = {k: v for k, v in service.items() if not (k in ("protocol", "address", "port", "fwmark") and v is None)}
     return result
+
+
+_FORWARDING_SHOWN = {"dr": "Route", "nat": "Masq", "tunnel": "Tunnel", "local": "Local"}
+
+
+def summary_lines(table: list) -> list:
+    """The table read with stats as text, one line per service and per real server.
+
+    The facts of ``ipvsadm -L -n --stats --rate``: per service its scheduler,
+    persistence, connections and rates; per real server its forwarding,
+    weight, active and inactive connections, total connections and rates.
+    """
+    lines = []
+    for service in table:
+        if service.get("fwmark"):
+            head = "FWM  %d %s" % (service["fwmark"], service["family"])
+        else:
+            head = "%-4s %s" % (service["protocol"].upper(), endpoint(service["address"], service["port"]))
+        stats, rates = service.get("stats", {}), service.get("rates", {})
+        extra = " persistent %ds" % service["persistence_timeout"] if service.get("persistence_timeout") else ""
+        lines.append("%s %s%s  conns %d (%d/s)  in %d pkts (%d/s)  out %d pkts (%d/s)" % (
+            head, service["scheduler"], extra, stats.get("connections", 0), rates.get("connections_per_second", 0),
+            stats.get("in_packets", 0), rates.get("in_packets_per_second", 0),
+            stats.get("out_packets", 0), rates.get("out_packets_per_second", 0)))
+        for rs in service.get("real_servers", []):
+            rstats, rrates = rs.get("stats", {}), rs.get("rates", {})
+            lines.append("  -> %-22s %-6s weight %-5d active %-5d inactive %-5d conns %d (%d/s)  in %d pkts (%d/s)" % (
+                endpoint(rs["address"], rs["port"]), _FORWARDING_SHOWN.get(rs["forwarding"], rs["forwarding"]),
+                rs["weight"], rs.get("active_connections", 0), rs.get("inactive_connections", 0),
+                rstats.get("connections", 0), rrates.get("connections_per_second", 0),
+                rstats.get("in_packets", 0), rrates.get("in_packets_per_second", 0)))
+    return lines

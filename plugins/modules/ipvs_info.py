@@ -16,6 +16,7 @@ description:
     and rates, the data C(ipvsadm -L -n --stats --rate) shows.
   - Reads the table over generic netlink (pyroute2); it never runs C(ipvsadm).
   - The kernel's estimator updates counters and rates about every two seconds.
+  - RV(summary) is the same table as text, a line per service and per real server.
 author:
   - lvs.cluster maintainers (@lvs-cluster)
 attributes:
@@ -110,6 +111,17 @@ services:
            stats: {connections: 9, in_packets: 60, out_packets: 0, in_bytes: 3900, out_bytes: 0},
            rates: {connections_per_second: 0, in_packets_per_second: 1, out_packets_per_second: 0,
                    in_bytes_per_second: 65, out_bytes_per_second: 0}}
+summary:
+  description:
+    - The selected services as text, as C(ipvsadm -L -n --stats --rate) shows them - a line per
+      service (scheduler, connections and rates) and an indented line per real server
+      (forwarding, weight, active and inactive connections, connections and rates).
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "TCP  192.0.2.13:80 wlc  conns 120 (4/s)  in 840 pkts (28/s)  out 0 pkts (0/s)"
+    - "  -> 192.0.2.4:80           Route  weight 5     active 1     inactive 29    conns 30 (1/s)  in 210 pkts (7/s)"
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -129,7 +141,9 @@ def main():
     ipvs = common.open_ipvs(module)
     with ipvs:
         table = common.dump(module, ipvs, stats=True)
-    module.exit_json(changed=False, services=[state.public(s) for s in table if state.matches(s, selector)])
+    selected = [s for s in table if state.matches(s, selector)]
+    module.exit_json(changed=False, services=[state.public(s) for s in selected],
+                     summary=state.summary_lines(selected))
 
 
 if __name__ == "__main__":

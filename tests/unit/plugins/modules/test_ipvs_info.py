@@ -88,3 +88,21 @@ def test_no_ipvs_in_the_kernel(monkeypatch, fake_ipvs):
     from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_common
     monkeypatch.setattr(ipvs_common, "IPVSNetlink", no_ipvs)
     assert "modprobe ip_vs" in fails(main, {})["msg"]
+
+
+def test_summary_has_a_line_per_service_and_real_server(fake_ipvs):
+    fake_ipvs(live_table(TABLE))
+    result = exits(main, {"service": {"address": "192.0.2.13", "port": 80}})
+    lines = result["summary"]
+    assert len(lines) == 2
+    assert lines[0].startswith("TCP  192.0.2.13:80 wlc  conns ")
+    assert lines[1].startswith("  -> 192.0.2.4:80") and "Route" in lines[1] and "weight 5 " in lines[1]
+    assert "active 2 " in lines[1]
+
+
+def test_summary_of_ipv6_and_fwmark_services(fake_ipvs):
+    fake_ipvs(live_table(TABLE))
+    lines = exits(main, {})["summary"]
+    assert any(line.startswith("TCP  [2001:db8::13]:80 ") for line in lines)
+    assert any(line.startswith("  -> [2001:db8::4]:80 ") for line in lines)
+    assert any(line.startswith("FWM  3 ipv4 ") for line in lines)
