@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - Returns every IPVS virtual service with its settings, counters and rates, and every
     real server with its weight, active, inactive and persistent connections, counters
-    and rates, the data C(ipvsadm -L -n --stats --rate) shows.
+    and rates, the data C(ipvsadm -L -n --stats --rate) shows; also the running connection
+    synchronisation daemons (C(ipvsadm -L --daemon)) and the connection timeouts (C(ipvsadm -L --timeout)).
   - Reads the table over generic netlink (pyroute2); it never runs C(ipvsadm).
   - The kernel's estimator updates counters and rates about every two seconds.
 author:
@@ -53,6 +54,8 @@ requirements:
   - a kernel with IPVS and root privileges
 seealso:
   - module: lvs.cluster.ipvs_service
+  - module: lvs.cluster.ipvs_sync_daemon
+  - module: lvs.cluster.ipvs_timeouts
 """
 
 EXAMPLES = r"""
@@ -110,6 +113,18 @@ services:
            stats: {connections: 9, in_packets: 60, out_packets: 0, in_bytes: 3900, out_bytes: 0},
            rates: {connections_per_second: 0, in_packets_per_second: 1, out_packets_per_second: 0,
                    in_bytes_per_second: 65, out_bytes_per_second: 0}}
+sync_daemons:
+  description: The running connection synchronisation daemons (master first), as M(lvs.cluster.ipvs_sync_daemon) returns them.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {role: master, interface: eth0, syncid: 7, mcast_group: 233.252.0.81, mcast_port: 8848, mcast_ttl: 1, maxlen: 1472}
+timeouts:
+  description: The connection timeouts in seconds.
+  returned: always
+  type: dict
+  sample: {tcp: 900, tcp_fin: 120, udp: 300}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -129,7 +144,10 @@ def main():
     ipvs = common.open_ipvs(module)
     with ipvs:
         table = common.dump(module, ipvs, stats=True)
-    module.exit_json(changed=False, services=[state.public(s) for s in table if state.matches(s, selector)])
+        daemons = common.call(module, ipvs.sync_daemons)
+        timeouts = common.call(module, ipvs.timeouts)
+    module.exit_json(changed=False, services=[state.public(s) for s in table if state.matches(s, selector)],
+                     sync_daemons=daemons, timeouts=timeouts)
 
 
 if __name__ == "__main__":
