@@ -17,7 +17,7 @@ description:
   - Talks to the kernel over generic netlink (pyroute2); it never runs C(ipvsadm).
   - Reads the running daemons first; a daemon that already runs with these settings is left
     alone. One that runs with other settings is stopped and started again (the kernel cannot
-    change a running daemon); the diff and O(ignore:operations) say so. If the new start fails,
+    change a running daemon); the diff and RV(operations) say so. If the new start fails,
     the daemon is started again as it was.
   - The daemon of the other role is never touched.
 author:
