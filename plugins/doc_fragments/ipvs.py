@@ -108,3 +108,75 @@ options:
         type: int
         default: 0
 """
+
+    # The options of ipvs_sync_daemon (ipvs_common.sync_daemon_spec).
+    SYNC_DAEMON = r"""
+options:
+  role:
+    description:
+      - Which daemon. A kernel runs at most one V(master) (sends the state of its connections)
+        and one V(backup) (receives it), and can run both at once; this module touches only
+        the one named here.
+    type: str
+    required: true
+    choices: [master, backup]
+  state:
+    description:
+      - V(started) runs the daemon with these settings. A daemon of this role that runs with
+        other settings is stopped and started again, since the kernel cannot change a running one.
+      - V(stopped) stops the daemon of this role if it runs.
+    type: str
+    default: started
+    choices: [started, stopped]
+  interface:
+    description:
+      - Network interface the daemon sends or receives its multicast on. It must exist.
+      - Required with O(state=started).
+    type: str
+  syncid:
+    description:
+      - Synchronisation ID, C(0) to C(255). A backup with a non-zero ID accepts only the
+        messages of a master with the same ID; C(0) accepts all.
+    type: int
+    default: 0
+  mcast_group:
+    description:
+      - Multicast group (IPv4 or IPv6) the messages go to. Must be a multicast address.
+      - The default is the kernel's own group.
+    type: str
+    default: 224.0.0.81
+  mcast_port:
+    description:
+      - UDP port of the multicast group, C(1) to C(65535).
+    type: int
+    default: 8848
+  mcast_ttl:
+    description:
+      - Multicast TTL (hop limit) of the messages, C(1) to C(255).
+    type: int
+    default: 1
+  maxlen:
+    description:
+      - Largest sync message, in bytes of UDP payload. When omitted the kernel picks it from the
+        MTU and the running daemon's value is not compared.
+      - A master accepts C(1) to C(1472) (C(1452) with an IPv6 group); a backup C(1024) to the
+        interface MTU minus the IP and UDP headers. Other values fail (the kernel would clamp them).
+    type: int
+"""
+
+    # The options of ipvs_timeouts (ipvs_common.timeouts_spec).
+    TIMEOUTS = r"""
+options:
+  tcp:
+    description:
+      - Timeout of established TCP connections, in seconds (C(1) to C(2147483)). Omitted, it stays as it is.
+    type: int
+  tcp_fin:
+    description:
+      - Timeout of TCP connections after a FIN, in seconds (C(1) to C(2147483)). Omitted, it stays as it is.
+    type: int
+  udp:
+    description:
+      - Timeout of UDP connections, in seconds (C(1) to C(2147483)). Omitted, it stays as it is.
+    type: int
+"""

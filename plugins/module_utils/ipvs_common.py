@@ -112,3 +112,50 @@ def apply_or_restore(module, ipvs: IPVSNetlink, ops: list, before: list) -> None
             restored = "restoring the table failed too (%s); check it with lvs.cluster.ipvs_info" % again
         module.fail_json(msg="%s; %s" % (exc, restored),
                          operations=[state.describe(op) for op in ops])
+
+
+def sync_daemon_spec() -> dict:
+    """The options of ipvs_sync_daemon (documented in the SYNC_DAEMON doc fragment)."""
+    return {
+        "role": {"type": "str", "required": True, "choices": list(state.SYNC_ROLES)},
+        "state": {"type": "str", "default": "started", "choices": ["started", "stopped"]},
+        "interface": {"type": "str"},
+        "syncid": {"type": "int", "default": 0},
+        "mcast_group": {"type": "str", "default": state.SYNC_DEFAULT_GROUP},
+        "mcast_port": {"type": "int", "default": state.SYNC_DEFAULT_PORT},
+        "mcast_ttl": {"type": "int", "default": 1},
+        "maxlen": {"type": "int"},
+    }
+
+
+def timeouts_spec() -> dict:
+    """The options of ipvs_timeouts (documented in the TIMEOUTS doc fragment)."""
+    return {name: {"type": "int"} for name in state.TIMEOUTS}
+
+
+def call(module, method, *args):
+    """Call an adapter method (sync_daemons, timeouts, set_timeouts, interface_mtu); a kernel error ends in fail_json."""
+    try:
+        return method(*args)
+    except IPVSKernelError as exc:
+        module.fail_json(msg=str(exc))
+        raise  # fail_json exits
+
+
+def apply_sync_daemon_or_restore(module, ipvs: IPVSNetlink, ops: list, current: dict | None) -> None:
+    """Apply sync daemon ``ops`` unless in check mode; if the kernel refuses the start of a
+    restart, start the daemon that ran before again, so a failed run leaves it as it was."""
+    if module.check_mode or not ops:
+        return
+    try:
+        ipvs.apply_sync_daemon(ops)
+    except IPVSKernelError as exc:
+        restored = "nothing was changed"
+        if current is not None and exc.op is not None and exc.op["action"] == "start_sync_daemon":
+            try:
+                ipvs.apply_sync_daemon([{"action": "start_sync_daemon", "daemon": current}])
+                restored = "the daemon runs again as before"
+            except IPVSKernelError as again:
+                restored = "restarting the daemon as before failed too (%s); it is stopped" % again
+        module.fail_json(msg="%s; %s" % (exc, restored),
+                         operations=[state.describe_sync_daemon(op) for op in ops])

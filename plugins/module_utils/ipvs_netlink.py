@@ -5,6 +5,9 @@
 
 ``IPVSNetlink.dump()`` returns the live table in the canonical form of
 ``ipvs_state``; ``IPVSNetlink.apply(ops)`` carries out operations from its diff.
+``sync_daemons()``/``apply_sync_daemon(ops)`` and ``timeouts()``/``set_timeouts()``
+do the same for the connection synchronisation daemons and the connection timeouts,
+which pyroute2 has no wrappers for: their attributes are declared here (``ipvsmsg``).
 Messages are built here rather than with pyroute2's ``IPVSService``/``IPVSDest``
 helpers, to avoid their traps (see LVS-NOTES): "update" maps to DELETE, IPv6 and
 fwmark services need an explicit netmask, dumped flags carry IP_VS_SVC_F_HASHED.
@@ -13,6 +16,7 @@ Writes go out in batches: many requests in one send, acknowledgements read after
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import socket
@@ -22,7 +26,8 @@ import traceback
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 
 try:
-    from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST
+    from pyroute2 import IPRoute
+    from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, nla
     from pyroute2.netlink.exceptions import NetlinkError
     from pyroute2.netlink.generic import ipvs as genl_ipvs
     from pyroute2.netlink.nlsocket import NetlinkRequest
@@ -34,6 +39,52 @@ else:
     PYROUTE2_IMPORT_ERROR = None
 
 PYROUTE2_REQUIREMENT = "pyroute2>=0.9.5"
+
+if HAS_PYROUTE2:
+
+    class ipvsmsg(genl_ipvs.ipvsmsg):
+        """pyroute2's IPVS message, with the daemon and timeout attributes it leaves as "hex".
+
+        From include/uapi/linux/ip_vs.h and ip_vs_daemon_policy in net/netfilter/ipvs/ip_vs_ctl.c.
+        pyroute2 caches a compiled nla_map on the class (nlmsg_base's private attributes),
+        and a subclass inherits its parent's cache: reset it so this map is compiled.
+        """
+
+        _nlmsg_base__compiled_nla = False
+        _nlmsg_base__t_nla_map = None
+        _nlmsg_base__r_nla_map = None
+
+        nla_map = (
+            ("IPVS_CMD_ATTR_UNSPEC", "none"),
+            ("IPVS_CMD_ATTR_SERVICE", "service"),
+            ("IPVS_CMD_ATTR_DEST", "dest"),
+            ("IPVS_CMD_ATTR_DAEMON", "daemon"),
+            ("IPVS_CMD_ATTR_TIMEOUT_TCP", "uint32"),
+            ("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN", "uint32"),
+            ("IPVS_CMD_ATTR_TIMEOUT_UDP", "uint32"),
+        )
+
+        class daemon(nla):
+            prefix = "IPVS_DAEMON_ATTR_"
+            nla_map = (
+                ("IPVS_DAEMON_ATTR_UNSPEC", "none"),
+                ("IPVS_DAEMON_ATTR_STATE", "uint32"),  # IP_VS_STATE_MASTER 1, IP_VS_STATE_BACKUP 2
+                ("IPVS_DAEMON_ATTR_MCAST_IFN", "asciiz"),
+                ("IPVS_DAEMON_ATTR_SYNC_ID", "uint32"),
+                ("IPVS_DAEMON_ATTR_SYNC_MAXLEN", "uint16"),
+                ("IPVS_DAEMON_ATTR_MCAST_GROUP", "ip4addr"),  # network byte order
+                ("IPVS_DAEMON_ATTR_MCAST_GROUP6", "ip6addr"),
+                # Host byte order, whatever nla_get_be16 in ip_vs_genl_new_daemon suggests:
+                # get_mcast_sockaddr applies htons() to it, and libipvs (ipvsadm) sends a u16.
+                ("IPVS_DAEMON_ATTR_MCAST_PORT", "uint16"),
+                ("IPVS_DAEMON_ATTR_MCAST_TTL", "uint8"),
+            )
+
+SYNC_STATE = {"master": 1, "backup": 2}
+STOP_ACK_TIMEOUT = 3.0  # seconds; see IPVSNetlink.apply_sync_daemon
+_SYNC_ROLE = {v: k for k, v in SYNC_STATE.items()}
+_TIMEOUT_ATTRS = {"tcp": "IPVS_CMD_ATTR_TIMEOUT_TCP", "tcp_fin": "IPVS_CMD_ATTR_TIMEOUT_TCP_FIN",
+                  "udp": "IPVS_CMD_ATTR_TIMEOUT_UDP"}
 
 _AF = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
 _FAMILY = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
@@ -172,6 +223,51 @@ def message_for(op: dict, code: int) -> str:
     return "%s %s: %s" % (op["action"].replace("_", " "), sid, reason)
 
 
+def _daemon_attrs(daemon: dict, full: bool) -> dict:
+    """IPVS_CMD_ATTR_DAEMON of a NEW_DAEMON (``full``) or DEL_DAEMON request."""
+    attrs: list[tuple[str, object]] = [("IPVS_DAEMON_ATTR_STATE", SYNC_STATE[daemon["role"]])]
+    if full:
+        group = "IPVS_DAEMON_ATTR_MCAST_GROUP6" if ":" in daemon["mcast_group"] else "IPVS_DAEMON_ATTR_MCAST_GROUP"
+        attrs += [
+            ("IPVS_DAEMON_ATTR_MCAST_IFN", daemon["interface"]),
+            ("IPVS_DAEMON_ATTR_SYNC_ID", daemon["syncid"]),
+            (group, daemon["mcast_group"]),
+            ("IPVS_DAEMON_ATTR_MCAST_PORT", daemon["mcast_port"]),
+            ("IPVS_DAEMON_ATTR_MCAST_TTL", daemon["mcast_ttl"]),
+        ]
+        if daemon.get("maxlen") is not None:
+            attrs.append(("IPVS_DAEMON_ATTR_SYNC_MAXLEN", daemon["maxlen"]))
+    return {"attrs": attrs}
+
+
+def _daemon_from_nla(nla) -> dict:
+    group = nla.get_attr("IPVS_DAEMON_ATTR_MCAST_GROUP6") or nla.get_attr("IPVS_DAEMON_ATTR_MCAST_GROUP")
+    return {
+        "role": _SYNC_ROLE.get(nla.get_attr("IPVS_DAEMON_ATTR_STATE"), "unknown"),
+        "interface": nla.get_attr("IPVS_DAEMON_ATTR_MCAST_IFN"),
+        "syncid": nla.get_attr("IPVS_DAEMON_ATTR_SYNC_ID"),
+        "mcast_group": str(state.ipaddress.ip_address(group)) if group else state.SYNC_DEFAULT_GROUP,
+        "mcast_port": nla.get_attr("IPVS_DAEMON_ATTR_MCAST_PORT"),
+        "mcast_ttl": nla.get_attr("IPVS_DAEMON_ATTR_MCAST_TTL"),
+        "maxlen": nla.get_attr("IPVS_DAEMON_ATTR_SYNC_MAXLEN"),
+    }
+
+
+def sync_message_for(op: dict, code: int) -> str:
+    """The kernel's refusal of a sync daemon operation, naming the parameter where one is to blame."""
+    reason = os.strerror(code)
+    daemon = op["daemon"]
+    if op["action"] == "start_sync_daemon":
+        if code == errno.ENODEV:
+            return "interface: the kernel finds no interface %r: %s" % (daemon["interface"], reason)
+        if code == errno.EADDRNOTAVAIL:
+            return ("interface: %s has no IPv4 address for the %s sync daemon to send from: %s"
+                    % (daemon["interface"], daemon["role"], reason))
+        if code == errno.EEXIST:
+            return "role: a %s sync daemon is already running: %s" % (daemon["role"], reason)
+    return "%s: %s" % (state.describe_sync_daemon(op), reason)
+
+
 class IPVSNetlink:
     """A generic netlink socket bound to the kernel's IPVS family."""
 
@@ -181,7 +277,7 @@ class IPVSNetlink:
         except Exception as exc:  # pragma: no cover - depends on the kernel
             raise IPVSKernelError("cannot open a netlink socket: %s" % _reason(exc)) from exc
         try:
-            self._sock.bind(genl_ipvs.GENL_NAME, genl_ipvs.ipvsmsg)
+            self._sock.bind(genl_ipvs.GENL_NAME, ipvsmsg)
         except Exception as exc:
             self._sock.close()
             raise IPVSKernelError(
@@ -200,19 +296,19 @@ class IPVSNetlink:
     # ---------------------------------------------------------------- read
 
     def _msg(self, command: str, attrs: list):
-        msg = genl_ipvs.ipvsmsg()
+        msg = ipvsmsg()
         msg["cmd"] = getattr(genl_ipvs, command)
         msg["version"] = genl_ipvs.GENL_VERSION
         msg["attrs"] = attrs
         return msg
 
-    def _dump(self, command: str, attrs: list) -> list:
+    def _dump(self, command: str, attrs: list, what: str = "the IPVS table", dump: bool = True) -> list:
         msg = self._msg(command, attrs)
         try:
             return list(self._sock.nlm_request(msg, msg_type=self._sock.prid,
-                                               msg_flags=NLM_F_REQUEST | NLM_F_DUMP))
+                                               msg_flags=NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)))
         except NetlinkError as exc:
-            raise IPVSKernelError("dumping the IPVS table failed: %s" % _reason(exc), code=exc.code) from exc
+            raise IPVSKernelError("dumping %s failed: %s" % (what, _reason(exc)), code=exc.code) from exc
 
     def dump(self, stats: bool = False) -> list:
         """The live table: a list of canonical services, each with its real servers.
@@ -284,7 +380,69 @@ class IPVSNetlink:
                         for name in ("active_connections", "inactive_connections", "persistent_connections")}
         return None
 
+    def sync_daemons(self) -> list:
+        """The running connection synchronisation daemons (master first), as ipvs_state describes them."""
+        daemons = [_daemon_from_nla(reply.get_attr("IPVS_CMD_ATTR_DAEMON"))
+                   for reply in self._dump("IPVS_CMD_GET_DAEMON", [], "the IPVS sync daemons")]
+        return sorted(daemons, key=lambda d: SYNC_STATE.get(d["role"], 9))
+
+    def timeouts(self) -> dict:
+        """The connection timeouts in seconds: {"tcp", "tcp_fin", "udp"}."""
+        reply = self._dump("IPVS_CMD_GET_CONFIG", [], "the IPVS timeouts", dump=False)[0]
+        return {name: reply.get_attr(attr) for name, attr in _TIMEOUT_ATTRS.items()}
+
+    @staticmethod
+    def interface_mtu(name: str) -> int | None:
+        """The MTU of network interface ``name``, or None when the host has no such interface."""
+        with IPRoute() as ipr:
+            try:
+                links = ipr.link("get", ifname=name)
+            except NetlinkError as exc:
+                if exc.code == errno.ENODEV:
+                    return None
+                raise IPVSKernelError("reading interface %s failed: %s" % (name, _reason(exc)), code=exc.code) from exc
+        return links[0].get_attr("IFLA_MTU") if links else None
+
     # --------------------------------------------------------------- write
+
+    def _ack(self, command: str, attrs: list, timeout: float | None = None) -> bool:
+        """Send one request and wait for its acknowledgement; False if none came within ``timeout``."""
+        msg = self._msg(command, attrs)
+        if timeout is None:
+            list(self._sock.nlm_request(msg, msg_type=self._sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK))
+            return True
+        msg["header"]["type"] = self._sock.prid
+        msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK
+        return self._sock._run_with_cleanup(_one, self._sock.asyncore, msg, timeout)
+
+    def apply_sync_daemon(self, ops: list) -> None:
+        """Stop and start sync daemons, one request each; IPVSKernelError names the first refusal.
+
+        A daemon stopped before its kernel thread first ran makes kthread_stop() return
+        -EINTR, for which netlink sends no acknowledgement at all (netlink_rcv_skb): a stop
+        therefore waits STOP_ACK_TIMEOUT at most, then reads the daemons to see whether it worked.
+        """
+        for op in ops:
+            start = op["action"] == "start_sync_daemon"
+            try:
+                acked = self._ack("IPVS_CMD_NEW_DAEMON" if start else "IPVS_CMD_DEL_DAEMON",
+                                  [("IPVS_CMD_ATTR_DAEMON", _daemon_attrs(op["daemon"], full=start))],
+                                  timeout=None if start else STOP_ACK_TIMEOUT)
+            except NetlinkError as exc:
+                code = abs(exc.code)
+                raise IPVSKernelError(sync_message_for(op, code), op=op, code=code) from exc
+            if not acked and any(d["role"] == op["daemon"]["role"] for d in self.sync_daemons()):
+                raise IPVSKernelError("%s: the kernel did not answer and the daemon still runs"
+                                      % state.describe_sync_daemon(op), op=op, code=errno.ETIMEDOUT)
+
+    def set_timeouts(self, timeouts: dict) -> None:
+        """Set the timeouts given (seconds, each above 0); those not given stay as they are."""
+        attrs = [(_TIMEOUT_ATTRS[name], value) for name, value in timeouts.items()]
+        try:
+            self._ack("IPVS_CMD_SET_CONFIG", attrs)
+        except NetlinkError as exc:
+            raise IPVSKernelError("setting the IPVS timeouts %s failed: %s" % (
+                ", ".join("%s=%s" % item for item in timeouts.items()), _reason(exc)), code=exc.code) from exc
 
     def _request(self, op: dict):
         command, full = _COMMANDS[op["action"]]
@@ -325,6 +483,23 @@ class IPVSNetlink:
             requests.append(msg)
         codes = self._sock._run_with_cleanup(_batch, self._sock.asyncore, requests)
         return [(op, code) for op, code in zip(batch, codes) if code]
+
+
+async def _one(core, msg, timeout: float) -> bool:
+    """Send ``msg``; True once acknowledged, False if nothing came in ``timeout`` seconds."""
+    request = NetlinkRequest(core, msg)
+    await request.prepare()
+    core.send(request.msg.data)
+
+    async def acknowledged():
+        async for _ in request.response():
+            pass
+
+    try:
+        await asyncio.wait_for(acknowledged(), timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True
 
 
 async def _batch(core, msgs: list) -> list:

@@ -459,3 +459,152 @@ def summary_lines(table: list) -> list:
                 rstats.get("connections", 0), rrates.get("connections_per_second", 0),
                 rstats.get("in_packets", 0), rrates.get("in_packets_per_second", 0)))
     return lines
+
+
+# ------------------------------------------------------------- sync daemons
+#
+# The kernel runs at most one master and one backup connection-synchronisation
+# daemon (IP_VS_STATE_MASTER 1, IP_VS_STATE_BACKUP 2).  A running daemon cannot be
+# changed: new settings mean stopping it and starting it again.  A daemon is the dict
+#   {"role", "interface", "syncid", "mcast_group", "mcast_port", "mcast_ttl", "maxlen"}
+# as the adapter dumps it; a desired daemon may have maxlen None ("the kernel picks").
+
+SYNC_ROLES = ("master", "backup")
+SYNC_DEFAULT_GROUP = "224.0.0.81"  # IP_VS_SYNC_GROUP
+SYNC_DEFAULT_PORT = 8848  # IP_VS_SYNC_PORT
+SYNC_SETTINGS = ("interface", "syncid", "mcast_group", "mcast_port", "mcast_ttl", "maxlen")
+IFNAME_MAXLEN = 15  # IP_VS_IFNAME_MAXLEN - 1
+
+
+def sync_header_length(group: str) -> int:
+    """IP and UDP header bytes in front of each sync message."""
+    return (40 if family_of(group) == "ipv6" else 20) + 8
+
+
+def sync_maxlen_range(role: str, group: str, mtu: int) -> tuple:
+    """The sync message sizes the kernel keeps as given (start_sync_thread clamps others).
+
+    A master sends at most 1500 bytes whatever the interface; a backup takes the
+    interface MTU (at least 1500, at most 65535) and needs 1024 bytes at least.
+    """
+    mtu = 1500 if role == "master" else min(max(mtu, 1500), 65535)
+    return (1 if role == "master" else 1024, mtu - sync_header_length(group))
+
+
+def interface_name(value, param: str = "interface") -> str:
+    """A network interface name as the kernel accepts one (no lookup)."""
+    name = str(value)
+    if not name or len(name) > IFNAME_MAXLEN or name in (".", "..") or any(c in name for c in "/: \t\n"):
+        raise IPVSValidationError("%s: %r is not a network interface name (1..%d characters, no '/', ':' or spaces)"
+                                  % (param, value, IFNAME_MAXLEN))
+    return name
+
+
+def multicast_group(value, param: str = "mcast_group") -> str:
+    address = canonical_address(value, param)
+    if not ipaddress.ip_address(address).is_multicast:
+        raise IPVSValidationError("%s: %s is not a multicast address (224.0.0.0/4 or ff00::/8)" % (param, address))
+    return address
+
+
+def sync_daemon_from_params(params: dict, mtu: int | None = None) -> dict | None:
+    """Validate the parameters of ``ipvs_sync_daemon``; return the desired daemon, or None to stop it.
+
+    ``mtu`` is the MTU of ``params["interface"]`` on the host, None when no such
+    interface exists; it is only needed (and only looked at) to start a daemon.
+    Every option is checked even to stop a daemon, so a typo never passes silently.
+    """
+    p = params
+    role = p.get("role")
+    if role not in SYNC_ROLES:
+        raise IPVSValidationError("role: %r is not one of %s" % (role, ", ".join(SYNC_ROLES)))
+    syncid = _int_in(p.get("syncid") or 0, 0, 255, "syncid")
+    group = multicast_group(p["mcast_group"]) if p.get("mcast_group") is not None else SYNC_DEFAULT_GROUP
+    port = _int_in(p["mcast_port"], 1, 65535, "mcast_port") if p.get("mcast_port") is not None else SYNC_DEFAULT_PORT
+    ttl = _int_in(p["mcast_ttl"], 1, 255, "mcast_ttl") if p.get("mcast_ttl") is not None else 1
+    maxlen = _int_in(p["maxlen"], 1, 65535, "maxlen") if p.get("maxlen") is not None else None
+    if p.get("interface") is not None:
+        interface_name(p["interface"])
+    if p.get("state", "started") == "stopped":
+        return None
+    if p.get("interface") is None:
+        raise IPVSValidationError("interface: required to start a %s sync daemon" % role)
+    interface = interface_name(p["interface"])
+    if mtu is None:
+        raise IPVSValidationError("interface: there is no network interface %r on this host" % interface)
+    if maxlen is not None:
+        low, high = sync_maxlen_range(role, group, mtu)
+        if not low <= maxlen <= high:
+            raise IPVSValidationError(
+                "maxlen: %d is out of range for a %s sync daemon on %s (MTU %d) with an %s group (%d..%d)"
+                % (maxlen, role, interface, mtu, family_of(group).replace("ip", "IP"), low, high))
+    return {"role": role, "interface": interface, "syncid": syncid, "mcast_group": group,
+            "mcast_port": port, "mcast_ttl": ttl, "maxlen": maxlen}
+
+
+def predict_sync_daemon(desired: dict, mtu: int) -> dict:
+    """The daemon as the kernel will report it once started (maxlen filled in)."""
+    daemon = dict(desired)
+    if daemon["maxlen"] is None:
+        daemon["maxlen"] = sync_maxlen_range(daemon["role"], daemon["mcast_group"], mtu)[1]
+    return daemon
+
+
+def sync_daemon_matches(desired: dict, current: dict) -> bool:
+    """True when the running daemon has every setting asked for (maxlen only when given)."""
+    return all(desired[name] == current[name] for name in SYNC_SETTINGS
+               if not (name == "maxlen" and desired[name] is None))
+
+
+def diff_sync_daemon(desired: dict | None, current: dict | None, role: str) -> list:
+    """Operations for the daemon of ``role``: start, stop, or stop then start (a restart)."""
+    if desired is None:
+        return [{"action": "stop_sync_daemon", "daemon": current}] if current else []
+    if current is None:
+        return [{"action": "start_sync_daemon", "daemon": desired}]
+    if sync_daemon_matches(desired, current):
+        return []
+    return [{"action": "stop_sync_daemon", "daemon": current}, {"action": "start_sync_daemon", "daemon": desired}]
+
+
+def describe_sync_daemon(op: dict) -> str:
+    """``start master sync daemon on eth0 (syncid 3, group 233.252.0.1 port 8848, ttl 1)``."""
+    d = op["daemon"]
+    extra = "syncid %d, group %s port %d, ttl %d" % (d["syncid"], d["mcast_group"], d["mcast_port"], d["mcast_ttl"])
+    if d.get("maxlen") is not None:
+        extra += ", maxlen %d" % d["maxlen"]
+    return "%s %s sync daemon on %s (%s)" % (op["action"].split("_")[0], d["role"], d["interface"], extra)
+
+
+# ----------------------------------------------------------------- timeouts
+#
+# The connection timeouts of `ipvsadm --set`: established TCP, TCP after FIN, UDP.
+# The kernel reads 0 as "leave as is" and refuses more than INT_MAX / HZ seconds
+# (HZ is at most 1000).
+
+TIMEOUTS = ("tcp", "tcp_fin", "udp")
+MAX_TIMEOUT = 2147483
+
+
+def timeouts_from_params(params: dict) -> dict:
+    """The timeouts asked for: a dict of the ones given (others are left as they are)."""
+    wanted = {}
+    for name in TIMEOUTS:
+        value = params.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, bool) and value == 0:
+            raise IPVSValidationError("%s: 0 is out of range (1..%d); the kernel reads 0 as 'leave as is', "
+                                      "so omit %s instead" % (name, MAX_TIMEOUT, name))
+        wanted[name] = _int_in(value, 1, MAX_TIMEOUT, name)
+    return wanted
+
+
+def diff_timeouts(wanted: dict, current: dict) -> dict:
+    """The timeouts to set: those asked for that differ from the kernel's."""
+    return {name: value for name, value in wanted.items() if current.get(name) != value}
+
+
+def describe_timeouts(changes: dict, current: dict) -> list:
+    return ["set %s timeout %s -> %d s" % (name.replace("_", " "), current.get(name), changes[name])
+            for name in TIMEOUTS if name in changes]

@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - Returns every IPVS virtual service with its settings, counters and rates, and every
     real server with its weight, active, inactive and persistent connections, counters
-    and rates, the data C(ipvsadm -L -n --stats --rate) shows.
+    and rates, the data C(ipvsadm -L -n --stats --rate) shows; also the running connection
+    synchronisation daemons (C(ipvsadm -L --daemon)) and the connection timeouts (C(ipvsadm -L --timeout)).
   - Reads the table over generic netlink (pyroute2); it never runs C(ipvsadm).
   - The kernel's estimator updates counters and rates about every two seconds.
   - RV(summary) is the same table as text, a line per service and per real server.
@@ -54,6 +55,8 @@ requirements:
   - a kernel with IPVS and root privileges
 seealso:
   - module: lvs.cluster.ipvs_service
+  - module: lvs.cluster.ipvs_sync_daemon
+  - module: lvs.cluster.ipvs_timeouts
 """
 
 EXAMPLES = r"""
@@ -122,6 +125,18 @@ summary:
   sample:
     - "TCP  192.0.2.13:80 wlc  conns 120 (4/s)  in 840 pkts (28/s)  out 0 pkts (0/s)"
     - "  -> 192.0.2.4:80           Route  weight 5     active 1     inactive 29    conns 30 (1/s)  in 210 pkts (7/s)"
+sync_daemons:
+  description: The running connection synchronisation daemons (master first), as M(lvs.cluster.ipvs_sync_daemon) returns them.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {role: master, interface: eth0, syncid: 7, mcast_group: 233.252.0.81, mcast_port: 8848, mcast_ttl: 1, maxlen: 1472}
+timeouts:
+  description: The connection timeouts in seconds.
+  returned: always
+  type: dict
+  sample: {tcp: 900, tcp_fin: 120, udp: 300}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -141,9 +156,11 @@ def main():
     ipvs = common.open_ipvs(module)
     with ipvs:
         table = common.dump(module, ipvs, stats=True)
+        daemons = common.call(module, ipvs.sync_daemons)
+        timeouts = common.call(module, ipvs.timeouts)
     selected = [s for s in table if state.matches(s, selector)]
     module.exit_json(changed=False, services=[state.public(s) for s in selected],
-                     summary=state.summary_lines(selected))
+                     summary=state.summary_lines(selected), sync_daemons=daemons, timeouts=timeouts)
 
 
 if __name__ == "__main__":

@@ -295,3 +295,95 @@ def test_apply_sends_everything_when_accepted(monkeypatch):
     monkeypatch.setattr(ipvs, "_send_batch", lambda batch: sizes.append(len(batch)) or [], raising=False)
     ipvs.apply(ops)
     assert sizes == [nl.BATCH_SIZE, nl.BATCH_SIZE, 450 - 2 * nl.BATCH_SIZE]
+
+
+# ------------------------------------------------------ sync daemons, timeouts
+
+DAEMON4 = {"role": "master", "interface": "eth0", "syncid": 7, "mcast_group": "233.252.0.81",
+           "mcast_port": 8849, "mcast_ttl": 2, "maxlen": None}
+DAEMON6 = dict(DAEMON4, role="backup", mcast_group="ff0e::db8:0:81", maxlen=1400)
+
+
+def _round_trip(msg):
+    msg.encode()
+    decoded = nl.ipvsmsg(msg.data)
+    decoded.decode()
+    return decoded
+
+
+def _daemon_msg(daemon, full=True):
+    msg = nl.ipvsmsg()
+    msg["cmd"] = genl_ipvs.IPVS_CMD_NEW_DAEMON
+    msg["version"] = genl_ipvs.GENL_VERSION
+    msg["attrs"] = [("IPVS_CMD_ATTR_DAEMON", nl._daemon_attrs(daemon, full=full))]
+    return msg
+
+
+def _nla_payload(data: bytes, nla_type: int) -> bytes:
+    """The payload of the first attribute of ``nla_type`` in a run of netlink attributes."""
+    offset = 0
+    while offset < len(data):
+        length, kind = struct.unpack_from("=HH", data, offset)
+        if kind & 0x3FFF == nla_type:
+            return data[offset + 4:offset + length]
+        offset += (length + 3) & ~3
+    raise AssertionError("attribute %d not found" % nla_type)
+
+
+@pytest.mark.parametrize("daemon", [DAEMON4, DAEMON6], ids=["ipv4", "ipv6"])
+def test_daemon_survives_encoding_and_the_dump_parser(daemon):
+    nla = _round_trip(_daemon_msg(daemon)).get_attr("IPVS_CMD_ATTR_DAEMON")
+    parsed = nl._daemon_from_nla(nla)
+    assert parsed == dict(daemon, maxlen=daemon["maxlen"])
+
+
+def test_daemon_attrs_leave_maxlen_to_the_kernel_when_unset():
+    names = [name for name, _ in nl._daemon_attrs(DAEMON4, full=True)["attrs"]]
+    assert "IPVS_DAEMON_ATTR_SYNC_MAXLEN" not in names
+    assert "IPVS_DAEMON_ATTR_MCAST_GROUP" in names and "IPVS_DAEMON_ATTR_MCAST_GROUP6" not in names
+    assert ("IPVS_DAEMON_ATTR_SYNC_MAXLEN", 1400) in nl._daemon_attrs(DAEMON6, full=True)["attrs"]
+    assert nl._daemon_attrs(DAEMON6, full=False) == {"attrs": [("IPVS_DAEMON_ATTR_STATE", 2)]}
+
+
+def test_daemon_wire_format():
+    """Group in network byte order; port in host byte order (the kernel htons() it when sending)."""
+    msg = _daemon_msg(DAEMON4)
+    msg.encode()
+    nested = _nla_payload(bytes(msg.data[20:]), 3)  # after nlmsghdr (16) + genlmsghdr (4): IPVS_CMD_ATTR_DAEMON
+    assert _nla_payload(nested, 1) == struct.pack("=I", 1)  # STATE master
+    assert _nla_payload(nested, 2) == b"eth0\0"  # MCAST_IFN, NUL-terminated
+    assert _nla_payload(nested, 5) == socket.inet_aton("233.252.0.81")  # MCAST_GROUP
+    assert _nla_payload(nested, 7) == struct.pack("=H", 8849)  # MCAST_PORT
+    assert _nla_payload(nested, 8) == b"\x02"  # MCAST_TTL
+
+
+@pytest.mark.parametrize("code, expected", [
+    (errno.ENODEV, "interface: the kernel finds no interface 'eth0'"),
+    (errno.EADDRNOTAVAIL, "interface: eth0 has no IPv4 address for the master sync daemon"),
+    (errno.EEXIST, "role: a master sync daemon is already running"),
+    (errno.EINVAL, "start master sync daemon on eth0 (syncid 7, group 233.252.0.81 port 8849, ttl 2): "),
+])
+def test_sync_refusal_wording(code, expected):
+    message = nl.sync_message_for({"action": "start_sync_daemon", "daemon": DAEMON4}, code)
+    assert message.startswith(expected) and message.endswith(os.strerror(code))
+
+
+def test_timeouts_are_u32_attributes():
+    msg = nl.ipvsmsg()
+    msg["cmd"] = genl_ipvs.IPVS_CMD_SET_CONFIG
+    msg["version"] = genl_ipvs.GENL_VERSION
+    msg["attrs"] = [("IPVS_CMD_ATTR_TIMEOUT_TCP", 3600), ("IPVS_CMD_ATTR_TIMEOUT_UDP", 60)]
+    decoded = _round_trip(msg)
+    assert decoded.get_attr("IPVS_CMD_ATTR_TIMEOUT_TCP") == 3600
+    assert decoded.get_attr("IPVS_CMD_ATTR_TIMEOUT_UDP") == 60
+    assert _nla_payload(bytes(msg.data[20:]), 4) == struct.pack("=I", 3600)
+
+
+def test_a_stop_without_acknowledgement_is_checked_by_reading_the_daemons(monkeypatch):
+    ipvs = adapter()
+    monkeypatch.setattr(ipvs, "_ack", lambda command, attrs, timeout=None: False, raising=False)
+    monkeypatch.setattr(ipvs, "sync_daemons", lambda: [], raising=False)
+    ipvs.apply_sync_daemon([{"action": "stop_sync_daemon", "daemon": DAEMON4}])  # gone: fine
+    monkeypatch.setattr(ipvs, "sync_daemons", lambda: [dict(DAEMON4, maxlen=1472)], raising=False)
+    with pytest.raises(nl.IPVSKernelError, match="did not answer and the daemon still runs"):
+        ipvs.apply_sync_daemon([{"action": "stop_sync_daemon", "daemon": DAEMON4}])

@@ -48,6 +48,15 @@ def test_whole_table_with_counts(fake_ipvs):
     assert fake.applied == []
 
 
+def test_sync_daemons_and_timeouts(fake_ipvs):
+    daemon = {"role": "backup", "interface": "eth0", "syncid": 0, "mcast_group": "233.252.0.81",
+              "mcast_port": 8848, "mcast_ttl": 1, "maxlen": 1472}
+    fake_ipvs(live_table(TABLE), daemons=[daemon], timeouts={"tcp": 3600, "tcp_fin": 120, "udp": 60})
+    result = exits(main, {})
+    assert result["sync_daemons"] == [daemon]
+    assert result["timeouts"] == {"tcp": 3600, "tcp_fin": 120, "udp": 60}
+
+
 @pytest.mark.parametrize("selector, expected", [
     ({"address": "192.0.2.13"}, [("udp", "192.0.2.13", 53, None), ("tcp", "192.0.2.13", 80, None)]),
     ({"address": "2001:DB8:0::13"}, [("tcp", "2001:db8::13", 80, None)]),

@@ -26,6 +26,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as s
 from ansible_collections.lvs.cluster.plugins.module_utils.ipvs_netlink import (
     IPVSKernelError,
     message_for,
+    sync_message_for,
 )
 
 try:
@@ -123,8 +124,15 @@ class FakeIPVS:
     (the last one repeats).
     """
 
-    def __init__(self, table=None, refuse=None, connections=None, dump_error_after=None):
+    def __init__(self, table=None, refuse=None, connections=None, dump_error_after=None,
+                 daemons=None, timeouts=None, interfaces=None, refuse_daemon=None):
         self.services = {state.service_key(s): copy.deepcopy(s) for s in table or []}
+        self.daemons = {d["role"]: dict(d) for d in daemons or []}
+        self.timeout_values = dict(timeouts or {"tcp": 900, "tcp_fin": 120, "udp": 300})
+        self.interfaces = {"eth0": 1500, "lo": 65536} if interfaces is None else interfaces
+        self.refuse_daemon = refuse_daemon or (lambda op: 0)
+        self.daemon_writes: list = []  # every sync daemon operation tried, in order
+        self.timeout_writes: list = []  # every set_timeouts() argument
         self.refuse = refuse or (lambda op: 0)
         self.connections = list(connections or [0])
         self.dump_error_after = dump_error_after
@@ -174,6 +182,36 @@ class FakeIPVS:
         if failures:
             op, code = failures[0]
             raise IPVSKernelError(message_for(op, code), op=op, code=code)
+
+    def sync_daemons(self):
+        return [dict(self.daemons[role]) for role in state.SYNC_ROLES if role in self.daemons]
+
+    def apply_sync_daemon(self, ops):
+        for op in ops:
+            self.daemon_writes.append(copy.deepcopy(op))
+            role = op["daemon"]["role"]
+            code = self.refuse_daemon(op)
+            if not code and op["action"] == "stop_sync_daemon":
+                code = 0 if self.daemons.pop(role, None) else errno.ESRCH
+            elif not code:
+                if role in self.daemons:
+                    code = errno.EEXIST
+                elif op["daemon"]["interface"] not in self.interfaces:
+                    code = errno.ENODEV
+                else:
+                    self.daemons[role] = state.predict_sync_daemon(op["daemon"], self.interfaces[op["daemon"]["interface"]])
+            if code:
+                raise IPVSKernelError(sync_message_for(op, code), op=op, code=code)
+
+    def timeouts(self):
+        return dict(self.timeout_values)
+
+    def set_timeouts(self, values):
+        self.timeout_writes.append(dict(values))
+        self.timeout_values.update(values)
+
+    def interface_mtu(self, name):
+        return self.interfaces.get(name)
 
     def real_server_connections(self, service, address, port):
         self.polls.append((state.service_id(service), address, port))
