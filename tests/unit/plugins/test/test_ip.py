@@ -7,6 +7,8 @@ import pytest
 
 from ansible_collections.lvs.cluster.plugins.test.ip import (
     TestModule as IpTests,
+)
+from ansible_collections.lvs.cluster.plugins.test.ip import (
     ip_address,
     ip_in_networks,
     ipv4_address,
