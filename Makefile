@@ -15,7 +15,7 @@ PY := $(VENV)/bin/python
 COLLECTIONS := $(CURDIR)/.cache/collections
 LAB := $(PY) $(CURDIR)/lab/lvslab.py
 APT_PACKAGES := user-mode-linux uml-utilities systemd-container openssh-server openssh-client \
-	kmod ipvsadm iproute2 iputils-arping curl python3 python3-venv
+	kmod ipvsadm iproute2 iputils-arping curl python3 python3-venv patchelf
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_PIPELINING := True
@@ -54,7 +54,11 @@ $(COLLECTIONS)/ansible_collections/lvs/cluster:
 	@mkdir -p $(dir $@)
 	@ln -sfn $(CURDIR) $@
 
-setup: .cache/apt.stamp $(VENV)/.installed $(COLLECTIONS)/ansible_collections/lvs/cluster
+# The UML kernel the lab boots (lab/uml-kernel says why not Debian 12's).
+.cache/uml/linux: lab/uml-kernel .cache/apt.stamp
+	lab/uml-kernel .cache/uml
+
+setup: .cache/apt.stamp $(VENV)/.installed $(COLLECTIONS)/ansible_collections/lvs/cluster .cache/uml/linux
 
 # ------------------------------------------------------------------- tests
 

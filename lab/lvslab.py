@@ -49,6 +49,10 @@ CONTROLLER6 = "2001:db8::fe"
 BRIDGE = "br0"
 
 UML_MEM = "512M"
+# The UML kernel and its modules: lab/uml-kernel's (make setup) when there, else Debian's.
+UML_DIR = SHARE / ".cache" / "uml"
+UML_KERNEL = str(UML_DIR / "linux") if (UML_DIR / "linux").exists() else "linux.uml"
+UML_MODULES = str(UML_DIR / "modules") if (UML_DIR / "linux").exists() else "/usr/lib/uml/modules"
 NO_GSO = 1500  # bytes: one Ethernet frame
 UML_HALT_WAIT = 10.0      # seconds between `uml_mconsole halt` and SIGKILL
 NSPAWN_STOP_WAIT = 15.0   # seconds between SIGTERM and SIGKILL
@@ -370,10 +374,10 @@ class Lab:
             "master", BRIDGE, "up")
         (self.dir / "uml").mkdir(exist_ok=True)
         self._spawn(host, self.ns(
-            "linux.uml", f"umid={self.umid(host)}", f"uml_dir={self.dir / 'uml'}",
+            UML_KERNEL, f"umid={self.umid(host)}", f"uml_dir={self.dir / 'uml'}",
             f"mem={UML_MEM}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
             f"init={LIB / 'uml-init'}",
-            f"lab.dir={self.dir}", f"lab.host={host.name}", f"lab.share={SHARE}",
+            f"lab.dir={self.dir}", f"lab.host={host.name}", f"lab.share={SHARE}", f"lab.modules={UML_MODULES}",
             f"lab.ip4={host.addr4}", f"lab.ip6={host.addr6}",
             f"vec0:transport=tap,ifname={host.tap}", "con=null", "con0=null,fd:1",
             "systemd.show_status=0", "systemd.journald.forward_to_console=1"))
