@@ -91,9 +91,16 @@ def service_key(service: dict) -> tuple:
 
 
 def canonical_address(value, param: str) -> str:
-    """The address in its compressed canonical form, or IPVSValidationError naming ``param``."""
+    """The address in its compressed canonical form, or IPVSValidationError naming ``param``.
+
+    IPv6 zone IDs (``fe80::1%eth0``) are refused: they are link-local only, and
+    ``ipaddress`` accepts any character after the ``%``, newlines included.
+    """
+    text = str(value).strip()
+    if "%" in text:
+        raise IPVSValidationError("%s: %r has a zone ID (%%...); give a global address without one" % (param, value))
     try:
-        return str(ipaddress.ip_address(str(value).strip()))
+        return str(ipaddress.ip_address(text))
     except ValueError:
         raise IPVSValidationError("%s: %r is not an IPv4 or IPv6 address" % (param, value)) from None
 
@@ -113,7 +120,7 @@ def _int_in(value, low: int, high: int, param: str) -> int:
 def _prefix(value, family: str, param: str) -> int:
     """A persistence netmask as a prefix length: ``24``, ``"24"`` or ``"255.255.255.0"`` (IPv4)."""
     text = str(value).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not "²", which isdigit() takes and int() refuses
         return _int_in(int(text), 1 if family == "ipv6" else 0, full_prefix(family), param)
     if family == "ipv6":
         raise IPVSValidationError("%s: %r must be a prefix length (1..128) for an IPv6 service" % (param, value))

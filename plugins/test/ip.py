@@ -16,8 +16,11 @@ import ipaddress
 
 
 def _version(value) -> int:
+    text = str(value).strip()
+    if "%" in text:  # a zone ID: link-local only, and ipaddress takes any character after it
+        return 0
     try:
-        return ipaddress.ip_address(str(value).strip()).version
+        return ipaddress.ip_address(text).version
     except ValueError:
         return 0
 

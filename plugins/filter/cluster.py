@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters through which the roles reach the cluster model (plugins/plugin_utils/cluster_model.py).
+
+Each is documented in the YAML file of its name beside this one (ansible-doc -t filter).
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.lvs.cluster.plugins.plugin_utils import cluster_model as model
+
+
+def _host(hostvars, host):
+    if host not in hostvars:
+        raise AnsibleFilterError("lvs.cluster: host %r is not in the inventory" % (host,))
+    return host
+
+
+def director_model(settings, hostvars, groups, host):
+    """The lb role's variables (a dict by name) and the inventory, checked; ``errors`` lists what is wrong."""
+    return model.director_model(settings, hostvars, groups, _host(hostvars, host))
+
+
+def frontend_model(settings, hostvars, groups, host):
+    """The frontend role's variables (a dict by name) and the inventory, checked; ``errors`` lists what is wrong."""
+    return model.frontend_model(settings, hostvars, groups, _host(hostvars, host))
+
+
+def ipvs_drift(services, director):
+    """What differs between a live table (ipvs_info's services) and a director_model."""
+    return model.ipvs_drift(services, director)
+
+
+def ipvs_foreign(services, director):
+    """purge_exclude selectors for the live services (ipvs_info's services) a director_model does not own."""
+    return model.ipvs_foreign(services, director)
+
+
+def endpoint(address, port=0):
+    """``192.0.2.4:80``, ``[2001:db8::4]:80``; the address alone (bracketed if IPv6) for port 0."""
+    text = str(address)
+    host = "[%s]" % text if ":" in text else text
+    return "%s:%d" % (host, int(port)) if port and int(port) else host
+
+
+def director_status(info, director, drained=None):
+    """ipvs_info's result as operators read it: summary lines with health, and the drift."""
+    return model.director_status(info, director, list(drained or []))
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "director_model": director_model,
+            "frontend_model": frontend_model,
+            "ipvs_drift": ipvs_drift,
+            "director_status": director_status,
+            "ipvs_foreign": ipvs_foreign,
+            "endpoint": endpoint,
+        }

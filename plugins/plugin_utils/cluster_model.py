@@ -1,0 +1,927 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The roles' model of the cluster: role variables and inventory in, checked configuration out.
+
+The lb and frontend roles reach this through the collection's filters
+(plugins/filter/cluster.py); nothing here touches a host.  Every value that reaches
+a file, a unit or a module is checked here, before the role changes anything, and
+every error names the variable (``lb_services[2].port: ...``).  The IPVS side of the
+model (schedulers, forwarding, limits, service keys, real server rules) is
+``module_utils/ipvs_state``, shared with the modules, so there is one of each.
+
+``director_model`` turns the lb role's variables into the services the templates
+present and the table ``lvs.cluster.ipvs_table`` applies; ``ipvs_drift`` compares
+that with a live table read by ``lvs.cluster.ipvs_info``; ``director_status``
+adds health and the ``ipvsadm -L -n --stats --rate`` summary; ``frontend_model``
+does for the frontend role what ``director_model`` does for the lb role.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import NoReturn
+
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
+from ansible_collections.lvs.cluster.plugins.module_utils.ipvs_state import IPVSValidationError
+
+# The table owners the lb role knows (lb_healthcheck): each has its folder of tasks
+# under roles/lb/tasks/owners/ and its vars file under roles/lb/vars/owners/.
+OWNERS = ("ldirectord", "keepalived", "none")
+# Forwarding as ldirectord and keepalived spell it, by the kernel's name.
+LDIRECTORD_FORWARDING = {"dr": "gate", "nat": "masq", "tunnel": "ipip"}
+KEEPALIVED_FORWARDING = {"dr": "DR", "nat": "NAT", "tunnel": "TUN"}
+# ldirectord's named check types (a positive number: connect checks with a
+# negotiate check every Nth time) and keepalived's checks as the role names them.
+LDIRECTORD_CHECKTYPES = ("connect", "negotiate", "ping", "off", "on", "external", "external-perl")
+KEEPALIVED_CHECKS = ("http_get", "tcp", "none")
+# ldirectord's `service` names (its negotiate checks).
+LDIRECTORD_SERVICES = ("dns", "ftp", "http", "https", "http_proxy", "imap", "imaps", "ldap", "mysql", "nntp",
+                       "none", "oracle", "pgsql", "pop", "pops", "radius", "sip", "simpletcp", "smtp", "submission")
+SYSLOG_FACILITIES = ("auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog",
+                     "user", "uucp") + tuple("local%d" % n for n in range(8))
+WELL_KNOWN_SERVICES = {80: "http", 443: "https"}
+
+# What may reach a configuration file or a unit: no quote, space or control
+# character in a path, one printable line in a free-text field.
+_PATH = re.compile(r"/[A-Za-z0-9._+@/-]*\Z")
+_URL_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*\Z")
+_HOSTNAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.?\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DIGITS = re.compile(r"[0-9]+\Z")
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?\Z")
+
+
+class Errors(list):
+    """The messages of every problem found, each naming its variable."""
+
+    def check(self, build, *args, **kwargs):
+        """``build(*args)``, or None with its IPVSValidationError recorded."""
+        try:
+            return build(*args, **kwargs)
+        except IPVSValidationError as exc:
+            self.append(str(exc))
+            return None
+
+
+def fail(message: str) -> NoReturn:
+    raise IPVSValidationError(message)
+
+
+# ------------------------------------------------------------- plain values
+
+
+def whole(value, low: int, high: int | None, name: str) -> int:
+    """A whole number from an int or a string of ASCII digits, in [low, high]."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not _DIGITS.match(text):
+        fail("%s: %r is not a whole number" % (name, value))
+    number = int(text)
+    if number < low or (high is not None and number > high):
+        fail("%s: %d is out of range (%d..%s)" % (name, number, low, high if high is not None else "any"))
+    return number
+
+
+def flag(value, name: str) -> bool:
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        fail("%s: %r is not a boolean" % (name, value))
+
+
+def line(value, name: str, allow_empty: bool = True) -> str:
+    """One line of printable text: no newline or other control character."""
+    if isinstance(value, (list, dict)):
+        fail("%s: %r is not a string" % (name, value))
+    text = "" if value is None else str(value)
+    if _CONTROL.search(text):
+        fail("%s: %r has a newline or another control character" % (name, value))
+    if not allow_empty and not text.strip():
+        fail("%s: is empty" % name)
+    return text
+
+
+def lines(value, name: str) -> list:
+    """A list of verbatim configuration lines, each one line."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        fail("%s: %r is not a list of lines" % (name, value))
+    return [line(item, "%s[%d]" % (name, index)) for index, item in enumerate(value)]
+
+
+def quotable(value, name: str) -> str:
+    """A line that goes between double quotes (ldirectord request/receive, keepalived notify)."""
+    text = line(value, name)
+    if '"' in text or "\\" in text:
+        fail("%s: %r has a double quote or backslash, which the daemon's quoting cannot carry" % (name, value))
+    return text
+
+
+def path(value, name: str, allow_empty: bool = False) -> str:
+    """An absolute path of letters, digits and ._+@/- (no spaces, quotes or control characters)."""
+    text = "" if value is None else str(value)
+    if allow_empty and text == "":
+        return text
+    if not _PATH.match(text) or "/../" in text + "/":
+        fail("%s: %r is not an absolute path of letters, digits and ._+@/- (no spaces or quotes)" % (name, value))
+    return text
+
+
+def url_path(value, name: str) -> str:
+    text = line(value, name)
+    if not _URL_PATH.match(text):
+        fail("%s: %r is not a URL path (starting with /, no spaces or quotes)" % (name, value))
+    return text
+
+
+def hostname(value, name: str) -> str:
+    text = "" if value is None else str(value)
+    if not _HOSTNAME.match(text):
+        fail("%s: %r is not a host name (letters, digits, dots and hyphens)" % (name, value))
+    return text
+
+
+def address(value, name: str, family: str | None = None) -> str:
+    """A canonical IPv4/IPv6 address (no network, name or zone ID), of ``family`` when given."""
+    result = state.canonical_address(value, name)
+    if family is not None and state.family_of(result) != family:
+        fail("%s: %s is not an %s address" % (name, result, family.replace("ip", "IP")))
+    return result
+
+
+def network(value, name: str) -> str:
+    """An address or a network (``192.0.2.0/24``), canonical."""
+    text = str(value).strip()
+    if "%" in text:
+        fail("%s: %r has a zone ID (%%...)" % (name, value))
+    try:
+        return str(ipaddress.ip_network(text, strict=False)) if "/" in text else str(ipaddress.ip_address(text))
+    except ValueError:
+        fail("%s: %r is not an address or a network" % (name, value))
+
+
+def port(value, name: str, low: int = 1) -> int:
+    return whole(value, low, 65535, name)
+
+
+def choice(value, choices, name: str) -> str:
+    if value not in choices:
+        fail("%s: %r is not one of %s" % (name, value, ", ".join(choices)))
+    return value
+
+
+def fallback_server(value, name: str) -> str:
+    """ldirectord's fallback: ``address[:port] [gate|masq|ipip]`` (IPv6 in brackets)."""
+    text = line(value, name).strip()
+    match = re.fullmatch(r"(\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<v4>[0-9.]+))(:(?P<port>[0-9]+))?( (?P<fwd>gate|masq|ipip))?", text)
+    if not match:
+        fail("%s: %r is not \"address[:port] [gate|masq|ipip]\" (IPv6 in brackets)" % (name, value))
+    address(match["v6"] or match["v4"], name)
+    if match["port"]:
+        port(match["port"], name)
+    return text
+
+
+def sorry_server(value, name: str) -> str:
+    """keepalived's sorry_server: ``address`` or ``address port``."""
+    parts = line(value, name).split()
+    if len(parts) not in (1, 2):
+        fail("%s: %r is not \"address\" or \"address port\"" % (name, value))
+    result = address(parts[0], name)
+    if len(parts) == 2:
+        result += " %d" % port(parts[1], name)
+    return result
+
+
+def as_list(value, name: str) -> list:
+    if not isinstance(value, list):
+        fail("%s: %r is not a list" % (name, value))
+    return value
+
+
+# ------------------------------------------------------------- host addresses
+
+
+def interface_facts(facts: Mapping, interface: str) -> Mapping:
+    return facts.get(interface.replace("-", "_").replace(":", "_")) or {}
+
+
+def interface_networks(ifacts: Mapping, skip: set) -> list:
+    """The networks an interface is attached to (host routes and ``skip`` addresses left out)."""
+    result = []
+    v4 = ([ifacts["ipv4"]] if ifacts.get("ipv4") else []) + list(ifacts.get("ipv4_secondaries") or [])
+    for entry in v4:
+        if entry.get("address") and entry.get("netmask") and entry["address"] not in skip:
+            result.append(ipaddress.ip_interface("%s/%s" % (entry["address"], entry["netmask"])))
+    for entry in ifacts.get("ipv6") or []:
+        if entry.get("scope") != "link" and entry.get("address") and entry.get("prefix") and entry["address"] not in skip:
+            result.append(ipaddress.ip_interface("%s/%s" % (entry["address"], entry["prefix"])))
+    return [i for i in result if i.network.prefixlen < i.max_prefixlen]
+
+
+def interface_addresses(ifacts: Mapping, family: str) -> list:
+    if family == "ipv4":
+        entries = ([ifacts["ipv4"]] if ifacts.get("ipv4") else []) + list(ifacts.get("ipv4_secondaries") or [])
+    else:
+        entries = [e for e in ifacts.get("ipv6") or [] if e.get("scope") != "link"]
+    return [str(ipaddress.ip_address(e["address"])) for e in entries if e.get("address")]
+
+
+def host_addresses(hv: Mapping, family: str, skip: set) -> list:
+    """Every address of ``family`` in a host's facts, lo and link-local left out."""
+    facts = hv.get("ansible_facts") or {}
+    result: list = []
+    for name in facts.get("interfaces") or []:
+        if name != "lo":
+            result.extend(a for a in interface_addresses(interface_facts(facts, name), family) if a not in skip)
+    return result
+
+
+def literal(value, family: str) -> str | None:
+    """``value`` as a canonical address of ``family``, or None when it is a name or another family."""
+    text = "" if value is None else str(value).strip()
+    if "%" in text:
+        return None
+    try:
+        result = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return str(result) if state.family_of(str(result)) == family else None
+
+
+ADDRESS_VARS = {"ipv4": "lvs_address", "ipv6": "lvs_address6"}
+
+
+def segment_address(host: str, hv: Mapping, family: str, segment: list, skip: set) -> str | None:
+    """The address ``host`` has on the LVS segment, in ``family``; None when nothing tells.
+
+    In this order: its ``lvs_address``/``lvs_address6`` host variable (as given: the
+    caller may check it against the segment); its ``ansible_host`` when that is an
+    address in the segment; an address of its facts in the segment; with no segment
+    known, ``ansible_host`` when an address, else its facts' default address.
+    """
+    var = ADDRESS_VARS[family]
+    if hv.get(var) not in (None, ""):
+        return address(hv[var], "%s (host %s)" % (var, host), family)
+    given = literal(hv.get("ansible_host"), family)
+    found = ([given] if given else []) + host_addresses(hv, family, skip)
+    if segment:
+        for candidate in found:
+            if any(ipaddress.ip_address(candidate) in net for net in segment):
+                return candidate
+        return None
+    if given:
+        return given
+    default = (hv.get("ansible_facts") or {}).get("default_" + family) or {}
+    return literal(default.get("address"), family)
+
+
+def segment_of(networks: list, family: str) -> list:
+    return [i.network for i in networks if (i.version == 6) == (family == "ipv6")]
+
+
+def describe_segment(segment: list) -> str:
+    return ", ".join(str(n) for n in segment) or "none known"
+
+
+# ------------------------------------------------------------------ directors
+
+
+def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: str) -> dict:
+    """The lb role's variables and the inventory, checked and worked out.
+
+    ``settings`` holds the role's variables by name (``lb_*``); ``hostvars`` and
+    ``groups`` are Ansible's; ``host`` is the director.  Returns
+    ``{"errors": [...]}`` plus, when there are none, everything the role's tasks and
+    templates need (see the lb role's vars/main.yml).
+    """
+    errors = Errors()
+    s = settings
+    hv = hostvars[host]
+    facts = hv.get("ansible_facts") or {}
+    owner = s.get("lb_healthcheck")
+    if owner not in OWNERS:
+        errors.append("lb_healthcheck: %s is not supported; choose one of %s" % (owner, ", ".join(OWNERS)))
+        return {"errors": errors}
+
+    own4 = segment_address(host, hv, "ipv4", [], set())
+    iface = errors.check(_director_interface, s.get("lb_interface") or "", facts, own4, hv.get("ansible_host"))
+    if iface is None:
+        return {"errors": errors}
+    ifacts = interface_facts(facts, iface)
+
+    vips = errors.check(_vips, s.get("lb_vips"), "lb_vips")
+    if vips is None:
+        return {"errors": errors}
+    vip_set = {v["address"] for v in vips}
+    networks = interface_networks(ifacts, vip_set)
+    own = {a for a in [own4, literal(hv.get("lvs_address6"), "ipv6")] + interface_addresses(ifacts, "ipv4")[:1] if a}
+    taken = sorted(vip_set & own)
+    if taken:
+        errors.append("lb_vips: %s is this director's own address on %s; a VIP must be an address of its own"
+                      % (", ".join(taken), iface))
+    outside = [v["address"] for v in vips
+               if not any(ipaddress.ip_address(v["address"]) in i.network for i in networks)]
+    if outside:
+        errors.append("lb_vips: %s not in any subnet of %s (%s); a VIP must be on the segment the director's "
+                      "interface is attached to" % (", ".join(outside), iface, ", ".join(str(i) for i in networks)))
+    own6 = segment_address(host, hv, "ipv6", segment_of(networks, "ipv6"), vip_set)
+
+    general = errors.check(_director_settings, s)
+    services = errors.check(_services, s, owner, vips, networks, hostvars, groups, vip_set)
+    ha = errors.check(_ha, s, hostvars, groups, host, own4) if errors.check(flag, s.get("lb_ha"), "lb_ha") else None
+    if errors or general is None or services is None:
+        return {"errors": errors}
+
+    model = {
+        "errors": errors,
+        "owner": owner,
+        "interface": iface,
+        "address": own4,
+        "address6": own6,
+        "vips": vips,
+        "services": services,
+        "table": [_table_entry(svc) for svc in services],
+        "kernel_modules": ["ip_vs"] + sorted({"ip_vs_" + svc["scheduler"] for svc in services}),
+        "drain_switches": {rs["address"]: "drain_" + re.sub("[^0-9A-Za-z]", "_", rs["address"])
+                           for svc in services for rs in svc["real_servers"]},
+        "marks": [dict(svc["mark"], fwmark=svc["fwmark"], key=svc["key"]) for svc in services if svc["mark"]],
+        "ha": ha,
+    }
+    model.update(general)
+    return model
+
+
+def _director_interface(wanted: str, facts: Mapping, own4: str | None, ansible_host) -> str:
+    interfaces = list(facts.get("interfaces") or [])
+    if wanted:
+        state.interface_name(wanted, "lb_interface")
+        if wanted not in interfaces:
+            fail("lb_interface: interface %s does not exist on this host (it has %s)" % (wanted, ", ".join(interfaces)))
+        return wanted
+    for name in interfaces:
+        if own4 and own4 in interface_addresses(interface_facts(facts, name), "ipv4"):
+            return name
+    fail("lb_interface: no interface carries this director's address %s (ansible_host %s); set lb_interface, "
+         "or lvs_address for the host" % (own4 or "(unknown)", ansible_host if ansible_host is not None else "(unset)"))
+
+
+def _vips(value, name: str) -> list:
+    """The VIPs in list order: address, family, prefix and (IPv4) the alias label's number."""
+    if not isinstance(value, list) or not value:
+        fail("%s: %r must be a non-empty list of distinct IPv4/IPv6 addresses (not networks or names)" % (name, value))
+    result: list = []
+    for index, item in enumerate(value):
+        vip = address(item, "%s[%d]" % (name, index))
+        if vip in [v["address"] for v in result]:
+            fail("%s[%d]: %s is listed twice" % (name, index, vip))
+        family = state.family_of(vip)
+        result.append({"address": vip, "family": family, "prefix": state.full_prefix(family), "index": index + 1})
+    return result
+
+
+def _director_settings(s: Mapping) -> dict:
+    """The role's global settings that reach files and units, checked."""
+    logfile = line(s.get("lb_ldirectord_logfile"), "lb_ldirectord_logfile", allow_empty=False)
+    if logfile not in SYSLOG_FACILITIES:
+        path(logfile, "lb_ldirectord_logfile")
+    fallback = s.get("lb_ldirectord_fallback") or ""
+    pip_packages = [line(item, "lb_pip_packages[%d]" % index, allow_empty=False)
+                    for index, item in enumerate(as_list(s.get("lb_pip_packages"), "lb_pip_packages"))]
+    if not pip_packages:
+        fail("lb_pip_packages: is empty; the director's modules need pyroute2")
+    return {
+        "checkinterval": whole(s.get("lb_ldirectord_checkinterval"), 1, None, "lb_ldirectord_checkinterval"),
+        "verify_timeout": whole(s.get("lb_verify_timeout"), 0, None, "lb_verify_timeout"),
+        "verify_weights": flag(s.get("lb_verify_weights"), "lb_verify_weights"),
+        "purge": flag(s.get("lb_purge"), "lb_purge"),
+        "logfile": logfile,
+        "fallback": fallback_server(fallback, "lb_ldirectord_fallback") if fallback else "",
+        "maintenancedir": path(s.get("lb_ldirectord_maintenancedir"), "lb_ldirectord_maintenancedir", allow_empty=True),
+        "ldirectord_lines": lines(s.get("lb_ldirectord_extra_lines"), "lb_ldirectord_extra_lines"),
+        "keepalived_lines": lines(s.get("lb_keepalived_global_lines"), "lb_keepalived_global_lines"),
+        "drain_dir": path(s.get("lb_keepalived_drain_dir"), "lb_keepalived_drain_dir"),
+        "venv": path(s.get("lb_venv"), "lb_venv"),
+        "files": {name: path(s.get(name), name) for name in
+                  ("lb_ldirectord_config", "lb_keepalived_config", "lb_sysctl_file", "lb_modules_file")},
+        "apt_repository": line(s.get("lb_apt_repository"), "lb_apt_repository"),
+        "pip_packages": pip_packages,
+    }
+
+
+# Per-service settings: the role default each one falls back to.
+SERVICE_DEFAULTS = {
+    "port": "lb_port", "protocol": "lb_protocol", "scheduler": "lb_scheduler", "persistence": "lb_persistence",
+    "forwarding": "lb_forwarding", "weight": "lb_weight", "checktype": "lb_checktype",
+    "request": "lb_check_request", "receive": "lb_check_receive", "negotiatetimeout": "lb_negotiatetimeout",
+    "quiescent": "lb_quiescent", "failurecount": "lb_failurecount", "check": "lb_keepalived_check",
+    "status_code": "lb_keepalived_status_code", "delay_loop": "lb_keepalived_delay_loop",
+    "connect_timeout": "lb_keepalived_connect_timeout", "retry": "lb_keepalived_retry",
+    "delay_before_retry": "lb_keepalived_delay_before_retry",
+}
+SERVICE_KEYS = set(SERVICE_DEFAULTS) | {
+    "address", "fwmark", "family", "ports", "persistence_netmask", "real_servers", "checkport", "checktimeout",
+    "fallback", "service", "extra_lines", "digest", "quorum", "hysteresis", "sorry_server", "alpha", "omega",
+    "keepalived_lines"}
+
+
+def _services(s: Mapping, owner: str, vips: list, networks: list, hostvars: Mapping, groups: Mapping,
+              vip_set: set) -> list:
+    items = s.get("lb_services")
+    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+        fail("lb_services: must be a list of mappings, got %r" % (items,))
+    errors = Errors()
+    result: list = []
+    for index, item in enumerate(items):
+        svc = errors.check(_service, index, item, s, owner, vips, networks, hostvars, groups, vip_set)
+        if svc is None:
+            continue
+        clash = [other for other in result if other["key"] == svc["key"]]
+        if clash:
+            errors.append("lb_services[%d]: service %s is listed more than once (also lb_services[%d])"
+                          % (index, svc["key"], clash[0]["index"]))
+        result.append(svc)
+    if errors:
+        fail("; ".join(errors))
+    return result
+
+
+def _service(index: int, item: Mapping, s: Mapping, owner: str, vips: list, networks: list,
+             hostvars: Mapping, groups: Mapping, vip_set: set) -> dict:
+    name = "lb_services[%d]" % index
+
+    def get(key):
+        value = item.get(key)
+        return s.get(SERVICE_DEFAULTS[key]) if value is None and key in SERVICE_DEFAULTS else value
+
+    unknown = sorted(set(item) - SERVICE_KEYS)
+    if unknown:
+        fail("%s: unknown key %s (known: %s)" % (name, ", ".join(unknown), ", ".join(sorted(SERVICE_KEYS))))
+    fwmark = item.get("fwmark")
+    given = item.get("address")
+    family = item.get("family")
+    if family is not None:
+        choice(family, state.FAMILIES, name + ".family")
+    if given is not None:
+        given = address(given, name + ".address")
+        if given not in vip_set:
+            fail("%s.address: %s is not one of lb_vips %s" % (name, given, ", ".join(v["address"] for v in vips)))
+        if family not in (None, state.family_of(given)):
+            fail("%s.family: %s does not match address %s" % (name, family, given))
+        family = state.family_of(given)
+    family = family or "ipv4"
+    svc_port = port(get("port"), name + ".port")
+    protocols = state.PROTOCOLS if owner == "none" else ("tcp", "udp")
+    protocol = get("protocol")
+    if protocol not in protocols:
+        fail("%s.protocol: %s is not one of %s%s" % (name, protocol, ", ".join(protocols),
+                                                     "" if owner == "none" else " (%s has no sctp)" % owner))
+    params = {"scheduler": get("scheduler"), "persistence_timeout": whole(get("persistence"), 0, None, name + ".persistence"),
+              "persistence_netmask": item.get("persistence_netmask")}
+    if fwmark is not None:
+        params.update(fwmark=whole(fwmark, 1, state.MAX_FWMARK, name + ".fwmark"), family=family)
+    else:
+        if given is None:
+            given = next((v["address"] for v in vips if v["family"] == family), None)
+            if given is None:
+                fail("%s.address: no address given and lb_vips has no %s VIP" % (name, family))
+        params.update(address=given, port=svc_port, protocol=protocol)
+    try:
+        ipvs = state.service_from_params(params, name + ".")
+    except IPVSValidationError as exc:
+        fail(str(exc).replace(name + ".persistence_timeout", name + ".persistence"))
+    key = state.service_id(ipvs)
+
+    forwarding = state.forwarding_name(get("forwarding"), name + ".forwarding")
+    weight = whole(get("weight"), 0, state.MAX_WEIGHT, name + ".weight")
+    segment = segment_of(networks, family)
+    real_servers = _real_servers(name, item, ipvs, forwarding, weight, s, segment, hostvars, groups, vip_set)
+
+    svc = {
+        "index": index, "name": name, "key": key, "family": family, "fwmark": ipvs["fwmark"],
+        "address": ipvs["address"], "port": svc_port, "protocol": ipvs["protocol"],
+        "scheduler": ipvs["scheduler"], "persistence": ipvs["persistence_timeout"],
+        "persistence_netmask": None, "persistence_prefix": ipvs["persistence_netmask"],
+        "forwarding": forwarding, "lvs_method": KEEPALIVED_FORWARDING[forwarding],
+        "real_servers": real_servers,
+        "mark": None,
+    }
+    if item.get("persistence_netmask") is not None:
+        prefix = ipvs["persistence_netmask"]
+        svc["persistence_netmask"] = (str(ipaddress.IPv4Network("0.0.0.0/%d" % prefix).netmask)
+                                      if family == "ipv4" else str(prefix))
+    if fwmark is not None and given is not None:
+        svc["mark"] = {"address": given, "family": family, "protocol": protocol,
+                       "ports": [port(p, "%s.ports[%d]" % (name, i))
+                                 for i, p in enumerate(as_list(item.get("ports") or [svc_port], name + ".ports"))]}
+    elif item.get("ports") is not None:
+        fail("%s.ports: only a firewall-mark service with an address has ports (the role marks "
+             "address:ports with the fwmark)" % name)
+    svc.update(_checks(name, item, get, owner, svc))
+    return svc
+
+
+def _real_servers(name: str, item: Mapping, ipvs: dict, forwarding: str, weight: int, s: Mapping,
+                  segment: list, hostvars: Mapping, groups: Mapping, vip_set: set) -> list:
+    family = ipvs["family"]
+    rport = 0 if ipvs["fwmark"] else ipvs["port"]
+    explicit = item.get("real_servers")
+    entries = []
+    if explicit is not None:
+        for index, rs in enumerate(as_list(explicit, name + ".real_servers")):
+            if not isinstance(rs, Mapping):
+                fail("%s.real_servers[%d]: each real server is a mapping with at least an address" % (name, index))
+            entries.append(({"address": rs.get("address"), "port": rs.get("port", rport),
+                             "weight": rs.get("weight", weight), "forwarding": rs.get("forwarding", forwarding)},
+                            None))
+        if not entries:
+            fail("%s.real_servers: the list is empty" % name)
+    else:
+        group = s.get("lb_frontend_group")
+        hosts = list(groups.get(group) or [])
+        if not hosts:
+            fail("%s.real_servers: none listed, and the inventory group lb_frontend_group (%s) is empty or missing"
+                 % (name, group))
+        for host in hosts:
+            found = segment_address(host, hostvars[host], family, segment, vip_set)
+            if found is None:
+                fail("%s.real_servers: host %s of group %s has no %s address on the director's segment (%s): set "
+                     "its %s host variable, or gather its facts" % (name, host, group, family.replace("ip", "IP"),
+                                                                    describe_segment(segment), ADDRESS_VARS[family]))
+            entries.append(({"address": found, "port": rport, "weight": weight, "forwarding": forwarding}, host))
+    result = []
+    seen: dict = {}
+    for index, (params, host) in enumerate(entries):
+        where = "%s.real_servers[%d]%s." % (name, index, " (host %s)" % host if host else "")
+        rs = state.real_server_from_params(params, ipvs, where)
+        if rs["address"] in vip_set:
+            fail("%saddress: %s is a VIP, not a real server" % (where, rs["address"]))
+        if rs["forwarding"] == "dr" and segment and not any(ipaddress.ip_address(rs["address"]) in n for n in segment):
+            fail("%saddress: %s is not on the director's segment (%s): direct routing reaches real servers on "
+                 "the same link only" % (where, rs["address"], describe_segment(segment)))
+        rid = state.real_server_id(rs)
+        if rid in seen:
+            fail("%s.real_servers: %s is listed twice (%s and %s)" % (name, rid, seen[rid], where.rstrip(".")))
+        seen[rid] = where.rstrip(".")
+        rs["ldirectord"] = LDIRECTORD_FORWARDING[rs["forwarding"]]
+        rs["keepalived"] = KEEPALIVED_FORWARDING[rs["forwarding"]]
+        rs["host"] = host
+        result.append(rs)
+    return result
+
+
+def _checks(name: str, item: Mapping, get, owner: str, svc: dict) -> dict:
+    """The health-check settings of one service, checked for its owner only."""
+    checks = {
+        "quiescent": flag(get("quiescent"), name + ".quiescent"),
+        "request": get("request"), "receive": get("receive"), "checkport": None,
+        "extra_lines": lines(item.get("extra_lines"), name + ".extra_lines"),
+        "keepalived_lines": lines(item.get("keepalived_lines"), name + ".keepalived_lines"),
+    }
+    if item.get("checkport") is not None:
+        checks["checkport"] = port(item["checkport"], name + ".checkport")
+    elif svc["fwmark"]:
+        checks["checkport"] = svc["port"]
+    if owner == "ldirectord":
+        checktype = str(get("checktype"))
+        if not ((_DIGITS.match(checktype) and int(checktype) > 0) or checktype in LDIRECTORD_CHECKTYPES):
+            fail("%s.checktype: %s is not a positive number or one of %s"
+                 % (name, checktype, ", ".join(LDIRECTORD_CHECKTYPES)))
+        service = item.get("service")
+        if service is None and svc["fwmark"]:
+            service = WELL_KNOWN_SERVICES.get(svc["port"])
+        checks.update({
+            "checktype": checktype,
+            "request": quotable(get("request"), name + ".request"),
+            "receive": quotable(get("receive"), name + ".receive"),
+            "negotiatetimeout": whole(get("negotiatetimeout"), 1, None, name + ".negotiatetimeout"),
+            "failurecount": whole(get("failurecount"), 0, None, name + ".failurecount"),
+            "checktimeout": (whole(item["checktimeout"], 1, None, name + ".checktimeout")
+                             if item.get("checktimeout") is not None else None),
+            "fallback": fallback_server(item["fallback"], name + ".fallback") if item.get("fallback") else None,
+            "service": choice(service, LDIRECTORD_SERVICES, name + ".service") if service is not None else None,
+        })
+    elif owner == "keepalived":
+        digest = item.get("digest")
+        if digest is not None and not re.fullmatch(r"[0-9a-fA-F]{32}", str(digest)):
+            fail("%s.digest: %s is not an MD5 digest (32 hex digits, as genhash prints)" % (name, digest))
+        optional = {}
+        for field in ("quorum", "hysteresis"):
+            optional[field] = (whole(item[field], 0, None, "%s.%s" % (name, field))
+                               if item.get(field) is not None else None)
+        checks.update(optional)
+        checks.update({
+            "check": choice(get("check"), KEEPALIVED_CHECKS, name + ".check"),
+            "request": url_path(get("request"), name + ".request"),
+            "status_code": whole(get("status_code"), 100, 599, name + ".status_code"),
+            "digest": str(digest).lower() if digest is not None else None,
+            "delay_loop": whole(get("delay_loop"), 1, None, name + ".delay_loop"),
+            "connect_timeout": whole(get("connect_timeout"), 1, None, name + ".connect_timeout"),
+            "retry": whole(get("retry"), 0, None, name + ".retry"),
+            "delay_before_retry": whole(get("delay_before_retry"), 0, None, name + ".delay_before_retry"),
+            "sorry_server": sorry_server(item["sorry_server"], name + ".sorry_server")
+            if item.get("sorry_server") is not None else None,
+            "alpha": flag(item.get("alpha", False), name + ".alpha"),
+            "omega": flag(item.get("omega", False), name + ".omega"),
+        })
+    return checks
+
+
+def _table_entry(svc: dict) -> dict:
+    """One service as ``lvs.cluster.ipvs_table`` takes it."""
+    entry: dict = ({"fwmark": svc["fwmark"], "family": svc["family"]} if svc["fwmark"] else
+                   {"address": svc["address"], "port": svc["port"], "protocol": svc["protocol"]})
+    entry.update(scheduler=svc["scheduler"], persistence_timeout=svc["persistence"])
+    if svc["persistence_netmask"] is not None:
+        entry["persistence_netmask"] = str(svc["persistence_prefix"])
+    entry["real_servers"] = [dict({"address": rs["address"], "weight": rs["weight"], "forwarding": rs["forwarding"]},
+                                  **({"port": rs["port"]} if rs["port"] else {}))
+                             for rs in svc["real_servers"]]
+    return entry
+
+
+def _ha(s: Mapping, hostvars: Mapping, groups: Mapping, host: str, own4: str | None) -> dict:
+    """lb_ha: the VRRP instance and sync daemons, checked across every director of lb_ha_group."""
+    group = s.get("lb_ha_group")
+    peers = list(groups.get(group) or [])
+    if len(peers) < 2:
+        fail("lb_ha: HA needs two or more directors in the inventory group lb_ha_group (%s), found %s"
+             % (group, ", ".join(peers) or "none"))
+    if host not in peers:
+        fail("lb_ha_group: this director (%s) is not in group %s" % (host, group))
+    off = [h for h in peers if h != host and not flag(hostvars[h].get("lb_ha", False), "lb_ha (host %s)" % h)]
+    if off:
+        fail("lb_ha: only some directors of %s set it; %s do not (set lb_ha in the group's inventory variables)"
+             % (group, ", ".join(off)))
+    priorities = {}
+    for place, h in enumerate(peers):
+        given = s.get("lb_vrrp_priority") if h == host else hostvars[h].get("lb_vrrp_priority", "")
+        given = "" if given is None else str(given)
+        priorities[h] = whole(given, 1, 254, "lb_vrrp_priority (%s)" % h) if given else 150 - 10 * place
+        if not 1 <= priorities[h] <= 254:
+            fail("lb_vrrp_priority: %s (%s, from its place in %s) is not from 1 to 254; set it" % (priorities[h], h, group))
+    preempt = flag(s.get("lb_vrrp_preempt"), "lb_vrrp_preempt")
+    if preempt and len(set(priorities.values())) != len(priorities):
+        fail("lb_vrrp_priority: with lb_vrrp_preempt the directors need distinct priorities, got %s"
+             % ", ".join("%s=%d" % item for item in priorities.items()))
+    advert = str(s.get("lb_vrrp_advert_int"))
+    if not _DECIMAL.match(advert) or not 0 < float(advert) <= 255:
+        fail("lb_vrrp_advert_int: %s is not a number of seconds above 0 (up to 255)" % advert)
+    notify = s.get("lb_vrrp_notify") or ""
+    unicast = flag(s.get("lb_vrrp_unicast"), "lb_vrrp_unicast")
+    peer_addresses = []
+    if unicast:
+        if own4 is None:
+            fail("lb_vrrp_unicast: this director (%s) has no IPv4 address to send adverts from; set lvs_address" % host)
+        for h in peers:
+            if h != host:
+                found = segment_address(h, hostvars[h], "ipv4", [], set())
+                if found is None:
+                    fail("lb_vrrp_unicast: director %s has no IPv4 address to send adverts to; set its lvs_address "
+                         "(or an address as ansible_host, or gather its facts)" % h)
+                peer_addresses.append(found)
+    result = {
+        "instance": "LVS_%d" % whole(s.get("lb_vrrp_router_id"), 1, 255, "lb_vrrp_router_id"),
+        "router_id": whole(s.get("lb_vrrp_router_id"), 1, 255, "lb_vrrp_router_id"),
+        "priorities": priorities,
+        "priority": priorities[host],
+        "advert_int": advert,
+        "preempt": preempt,
+        "preempt_delay": whole(s.get("lb_vrrp_preempt_delay"), 0, 1000, "lb_vrrp_preempt_delay"),
+        "unicast": unicast,
+        "unicast_src": own4,
+        "peers": peer_addresses,
+        "garp": {field: whole(s.get("lb_vrrp_garp_master_" + field), 0, None, "lb_vrrp_garp_master_" + field)
+                 for field in ("delay", "repeat", "refresh")},
+        "notify": path(notify, "lb_vrrp_notify") if notify else "",
+        "sync": None,
+    }
+    if flag(s.get("lb_sync_daemon"), "lb_sync_daemon"):
+        group_address = s.get("lb_sync_mcast_group") or ""
+        result["sync"] = {
+            "syncid": whole(s.get("lb_sync_id"), 0, 255, "lb_sync_id"),
+            "mcast_group": state.multicast_group(group_address, "lb_sync_mcast_group") if group_address else "",
+            "mcast_port": port(s.get("lb_sync_mcast_port"), "lb_sync_mcast_port"),
+            "mcast_ttl": whole(s.get("lb_sync_mcast_ttl"), 1, 255, "lb_sync_mcast_ttl"),
+        }
+    return result
+
+
+# ---------------------------------------------------------------- live table
+
+
+def _live_index(live: list) -> dict:
+    return {state.service_id(dict({"protocol": None, "address": None, "port": None, "fwmark": None}, **svc)): svc
+            for svc in live or []}
+
+
+def ipvs_foreign(live: list, model: Mapping) -> list:
+    """``purge_exclude`` selectors for the live services the role does not own.
+
+    The role owns the address services on its VIPs and the firewall-mark services
+    it lists; everything else in the table (other addresses, other marks) is
+    another tool's and stays.
+    """
+    vips = {v["address"] for v in model["vips"]}
+    marks = {(svc["fwmark"], svc["family"]) for svc in model["services"] if svc["fwmark"]}
+    result = []
+    for svc in live or []:
+        if svc.get("fwmark"):
+            if (svc["fwmark"], svc["family"]) not in marks:
+                result.append({"fwmark": svc["fwmark"], "family": svc["family"]})
+        elif svc.get("address") not in vips:
+            result.append({"address": svc["address"], "port": svc["port"], "protocol": svc["protocol"]})
+    return result
+
+
+def ipvs_drift(live: list, model: Mapping) -> dict:
+    """What differs between the live table (``lvs.cluster.ipvs_info``'s ``services``) and the model.
+
+    ``problems``: services or real servers missing, scheduler, persistence or
+    forwarding that differ, weights (every weight under owner none or with
+    ``lb_verify_weights``; under a checker a weight above 0 other than the configured
+    one), real servers the model does not list; with ``lb_purge`` under none,
+    services on the VIPs the model does not list.  ``quiesced``: real servers at weight 0.
+    ``dead``: services of the model with no live real server above weight 0 (when
+    the model gives any of them a weight above 0).
+    """
+    owner = model["owner"]
+    index = _live_index(live)
+    problems: list = []
+    quiesced: list = []
+    dead: list = []
+    for svc in model["services"]:
+        where = "%s %s" % (svc["name"], svc["key"])
+        current = index.get(svc["key"])
+        if current is None:
+            problems.append("%s: not in the IPVS table" % where)
+            dead.append(svc["key"])
+            continue
+        if current["scheduler"] != svc["scheduler"]:
+            problems.append("%s: scheduler %s, expected %s" % (where, current["scheduler"], svc["scheduler"]))
+        if int(current.get("persistence_timeout") or 0) != svc["persistence"]:
+            problems.append("%s: persistence %s, expected %s" % (where, current.get("persistence_timeout"),
+                                                                 svc["persistence"]))
+        have = {state.real_server_id(r): r for r in current.get("real_servers") or []}
+        for rs in svc["real_servers"]:
+            rid = state.real_server_id(rs)
+            live_rs = have.pop(rid, None)
+            if live_rs is None:
+                problems.append("%s: real server %s missing" % (where, rid))
+            elif live_rs["forwarding"] != rs["forwarding"]:
+                problems.append("%s: real server %s forwards by %s, expected %s"
+                                % (where, rid, live_rs["forwarding"], rs["forwarding"]))
+            elif live_rs["weight"] != rs["weight"] and (
+                    owner == "none" or model["verify_weights"] or live_rs["weight"] > 0):
+                problems.append("%s: real server %s has weight %d, expected %d"
+                                % (where, rid, live_rs["weight"], rs["weight"]))
+        if have:
+            problems.append("%s: unlisted real servers %s" % (where, ", ".join(sorted(have))))
+        live_servers = current.get("real_servers") or []
+        quiesced.extend("%s -> %s" % (svc["key"], state.real_server_id(r)) for r in live_servers if r["weight"] == 0)
+        if any(rs["weight"] > 0 for rs in svc["real_servers"]) and not any(r["weight"] > 0 for r in live_servers):
+            dead.append(svc["key"])
+    if owner == "none" and model["purge"]:
+        vips = {v["address"] for v in model["vips"]}
+        wanted = {svc["key"] for svc in model["services"]}
+        extra = [key for key, svc in index.items() if svc.get("address") in vips and key not in wanted]
+        if extra:
+            problems.append("services on lb_vips that lb_services does not list: %s" % ", ".join(sorted(extra)))
+    return {"problems": problems, "quiesced": quiesced, "dead": dead, "settled": not problems and not quiesced}
+
+
+def director_status(info: Mapping, model: Mapping, drained: list) -> dict:
+    """The director's table as operators read it: summary lines with health, and the drift.
+
+    ``info`` is ``lvs.cluster.ipvs_info``'s result (``services`` and ``summary``);
+    ``drained`` names the real servers taken out by a drain (the basenames of the
+    files in ldirectord's maintenance directory, or of keepalived's drain switches
+    that hold a non-zero number: ``ADDRESS`` or ``ADDRESS:PORT``).
+    """
+    owner = model["owner"]
+    lines, health = [], {}
+    summary = list(info.get("summary") or [])
+    position = 0
+    for svc in info.get("services") or []:
+        lines.append(summary[position])
+        position += 1
+        for rs in svc.get("real_servers") or []:
+            rid = state.real_server_id(rs)
+            names = {rs["address"], "%s:%s" % (rs["address"], rs["port"])}
+            if rs["weight"] > 0:
+                verdict = "up"
+            elif owner == "none" or names & set(drained):
+                verdict = "drained"
+            else:
+                verdict = "down"
+            health[rid] = verdict
+            lines.append("%s  %s" % (summary[position], verdict))
+            position += 1
+    drift = ipvs_drift(info.get("services") or [], model)
+    return {"owner": owner, "summary": lines, "health": health, "drift": drift["problems"]}
+
+
+# ------------------------------------------------------------------ frontends
+
+
+def frontend_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: str) -> dict:
+    """The frontend role's variables and the inventory, checked and worked out.
+
+    Returns ``{"errors": [...]}`` plus, when there are none: ``interface``, ``address``
+    and ``address6`` (the frontend's own on the segment), ``vips`` (as for a
+    director, labels ``lo:N``), ``listen`` (the virtual host's addresses),
+    ``status_allow`` (who may read the status page: every director's IPv4 and, when
+    an IPv6 VIP is served, IPv6 address on the segment, plus
+    ``frontend_status_allow_extra``).
+    """
+    errors = Errors()
+    s = settings
+    hv = hostvars[host]
+    facts = hv.get("ansible_facts") or {}
+    own4 = segment_address(host, hv, "ipv4", [], set())
+    iface = errors.check(_frontend_interface, s.get("frontend_interface") or "", facts, own4, hv.get("ansible_host"))
+    vips = errors.check(_vips, s.get("frontend_vips"), "frontend_vips")
+    if iface is None or vips is None:
+        return {"errors": errors}
+    ifacts = interface_facts(facts, iface)
+    vip_set = {v["address"] for v in vips}
+    own = set(interface_addresses(ifacts, "ipv4")) | set(interface_addresses(ifacts, "ipv6")) | {own4}
+    if vip_set & own:
+        errors.append("frontend_vips: %s must be distinct IPv4/IPv6 addresses, none of them one of this host's own "
+                      "addresses on %s (%s)" % (", ".join(v["address"] for v in vips), iface,
+                                                ", ".join(sorted(a for a in own if a))))
+    networks = interface_networks(ifacts, vip_set)
+    own6 = segment_address(host, hv, "ipv6", segment_of(networks, "ipv6"), vip_set)
+    families = {v["family"] for v in vips}
+    if "ipv6" in families and own6 is None:
+        errors.append("frontend_vips: an IPv6 VIP is served, but this host has no IPv6 address on %s (%s) for the "
+                      "directors' checks: set lvs_address6" % (iface, describe_segment(segment_of(networks, "ipv6"))))
+    allow = errors.check(_status_allow, s, hostvars, groups, families, networks, vip_set)
+    general = errors.check(_frontend_settings, s)
+    if errors or allow is None or general is None:
+        return {"errors": errors}
+    model = {
+        "errors": errors,
+        "interface": iface,
+        "address": own4,
+        "address6": own6,
+        "vips": vips,
+        "listen": [a for a in [own4, own6] if a] + [v["address"] for v in vips],
+        "status_allow": allow,
+    }
+    model.update(general)
+    return model
+
+
+def _frontend_interface(wanted: str, facts: Mapping, own4: str | None, ansible_host) -> str:
+    interfaces = list(facts.get("interfaces") or [])
+    if wanted:
+        state.interface_name(wanted, "frontend_interface")
+        if wanted not in interfaces:
+            fail("frontend_interface: interface %s does not exist on this host (it has %s)"
+                 % (wanted, ", ".join(interfaces)))
+        return wanted
+    for name in interfaces:
+        if own4 and own4 in interface_addresses(interface_facts(facts, name), "ipv4"):
+            return name
+    fail("frontend_interface: no interface carries this host's address %s (ansible_host %s); set "
+         "frontend_interface, or lvs_address for the host"
+         % (own4 or "(unknown)", ansible_host if ansible_host is not None else "(unset)"))
+
+
+def _status_allow(s: Mapping, hostvars: Mapping, groups: Mapping, families: set, networks: list,
+                  vip_set: set) -> list:
+    group = s.get("frontend_director_group")
+    allow = []
+    for director in groups.get(group) or []:
+        for family in sorted(families | {"ipv4"}):
+            found = segment_address(director, hostvars[director], family, segment_of(networks, family), vip_set)
+            if found is None:
+                fail("frontend_status_allow_extra: director %s (group %s) has no %s address on this frontend's "
+                     "segment (%s) for its checks: set its %s host variable, or gather its facts (playbooks/site.yml "
+                     "does)" % (director, group, family.replace("ip", "IP"),
+                                describe_segment(segment_of(networks, family)), ADDRESS_VARS[family]))
+            allow.append(found)
+    extra = as_list(s.get("frontend_status_allow_extra") or [], "frontend_status_allow_extra")
+    allow.extend(network(item, "frontend_status_allow_extra[%d]" % index) for index, item in enumerate(extra))
+    return list(dict.fromkeys(allow))
+
+
+def _frontend_settings(s: Mapping) -> dict:
+    status_path = url_path(s.get("frontend_status_path"), "frontend_status_path")
+    if "?" in status_path or "%" in status_path:
+        fail("frontend_status_path: %r is not a plain path (no ? or %%)" % status_path)
+    return {
+        "http_port": port(s.get("frontend_http_port"), "frontend_http_port"),
+        "server_name": hostname(s.get("frontend_server_name"), "frontend_server_name"),
+        "document_root": path(s.get("frontend_document_root"), "frontend_document_root"),
+        "status_path": status_path,
+        "vhost_lines": lines(s.get("frontend_vhost_extra"), "frontend_vhost_extra"),
+        "sysctl_file": path(s.get("frontend_sysctl_file"), "frontend_sysctl_file"),
+        "apt_repository": line(s.get("frontend_apt_repository"), "frontend_apt_repository"),
+    }

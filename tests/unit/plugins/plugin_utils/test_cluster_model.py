@@ -1,0 +1,421 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cluster model: role variables and inventories in, checked configuration or named errors out."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.lvs.cluster.plugins.plugin_utils import cluster_model as model
+
+ROLES = Path(__file__).resolve().parents[4] / "roles"
+
+
+def defaults(role: str) -> dict:
+    return yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text())
+
+
+def facts(v4: str | None, v6: str | None = None, iface: str = "eth0", prefix4: str = "255.255.255.0",
+          vips_v4=(), vips_v6=(), lo_vips=()) -> dict:
+    """ansible_facts as gather_subset network reports them."""
+    eth: dict = {"device": iface, "ipv6": [{"address": "fe80::1", "prefix": "64", "scope": "link"}]}
+    if v4:
+        eth["ipv4"] = {"address": v4, "netmask": prefix4}
+        eth["ipv4_secondaries"] = [{"address": a, "netmask": "255.255.255.255"} for a in vips_v4]
+    if v6:
+        eth["ipv6"].insert(0, {"address": v6, "prefix": "64", "scope": "global"})
+    eth["ipv6"] += [{"address": a, "prefix": "128", "scope": "global"} for a in vips_v6]
+    lo = {"device": "lo", "ipv4": {"address": "127.0.0.1", "netmask": "255.0.0.0"},
+          "ipv4_secondaries": [{"address": a, "netmask": "255.255.255.255"} for a in lo_vips]}
+    result = {"interfaces": ["lo", iface], iface.replace("-", "_"): eth, "lo": lo}
+    if v4:
+        result["default_ipv4"] = {"address": v4, "interface": iface}
+    return result
+
+
+def inventory(frontends=4, names=False, v6=True, directors=1):
+    """The seed's inventory: lb01 192.0.2.3 (and lb02 .8 ...), web01..web0N from 192.0.2.4 on."""
+    hostvars, groups = {}, {"directors": [], "frontends": []}
+    for n in range(directors):
+        name = "lb%02d" % (n + 1)
+        last = 3 if n == 0 else 7 + n
+        hostvars[name] = {"ansible_host": "%s.lab.example" % name if names else "192.0.2.%d" % last,
+                          "ansible_facts": facts("192.0.2.%d" % last, "2001:db8::%d" % last if v6 else None)}
+        groups["directors"].append(name)
+    for n in range(frontends):
+        name = "web%02d" % (n + 1)
+        last = 4 + n if n < 4 else 30 + n
+        hostvars[name] = {"ansible_host": "%s.lab.example" % name if names else "192.0.2.%d" % last,
+                          "ansible_facts": facts("192.0.2.%d" % last, "2001:db8::%d" % last if v6 else None)}
+        groups["frontends"].append(name)
+    return hostvars, groups
+
+
+def lb(settings=None, hostvars=None, groups=None, host="lb01", **overrides):
+    s = defaults("lb")
+    s["lb_vips"] = ["192.0.2.13"]
+    s.update(settings or {})
+    s.update(overrides)
+    if hostvars is None:
+        hostvars, groups = inventory()
+    return model.director_model(s, hostvars, groups, host)
+
+
+def errors_of(**overrides) -> str:
+    result = lb(**overrides)
+    assert result["errors"], "accepted: %r" % overrides
+    return "; ".join(result["errors"])
+
+
+# ------------------------------------------------------------------ seed
+
+
+def test_seed_inventory_gives_the_seed_table():
+    m = lb()
+    assert m["errors"] == []
+    assert m["interface"] == "eth0"
+    assert m["address"] == "192.0.2.3"
+    assert m["vips"] == [{"address": "192.0.2.13", "family": "ipv4", "prefix": 32, "index": 1}]
+    [svc] = m["services"]
+    assert svc["key"] == "tcp/192.0.2.13:80"
+    assert svc["scheduler"] == "wlc"
+    assert [(r["address"], r["port"], r["weight"], r["ldirectord"], r["host"]) for r in svc["real_servers"]] == [
+        ("192.0.2.%d" % n, 80, 5, "gate", "web%02d" % (n - 3)) for n in range(4, 8)]
+    assert m["table"] == [{"address": "192.0.2.13", "port": 80, "protocol": "tcp", "scheduler": "wlc",
+                           "persistence_timeout": 0,
+                           "real_servers": [{"address": "192.0.2.%d" % n, "port": 80, "weight": 5, "forwarding": "dr"}
+                                            for n in range(4, 8)]}]
+    assert m["kernel_modules"] == ["ip_vs", "ip_vs_wlc"]
+    assert m["drain_switches"]["192.0.2.4"] == "drain_192_0_2_4"
+    assert m["ha"] is None
+
+
+def test_the_table_is_what_ipvs_state_accepts():
+    from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
+    m = lb(lb_services=[{"port": 80, "persistence": 60, "persistence_netmask": "255.255.255.0"},
+                        {"fwmark": 7, "port": 443}])
+    services = state.services_from_params(m["table"])
+    assert [state.service_id(s) for s in services] == ["tcp/192.0.2.13:80", "fwmark/7/ipv4"]
+    assert services[0]["persistence_netmask"] == 24
+    assert m["services"][0]["persistence_netmask"] == "255.255.255.0"
+
+
+# ------------------------------------------------ an inventory unlike the seed
+
+
+def mixed_settings():
+    return {
+        "lb_vips": ["192.0.2.13", "192.0.2.14", "2001:DB8:0::13"],
+        "lb_services": [
+            {"address": "192.0.2.13", "port": 80},
+            {"address": "192.0.2.14", "port": 8080, "scheduler": "rr", "weight": 3},
+            {"family": "ipv6", "port": 80, "scheduler": "sh", "persistence": 120},
+            {"fwmark": 21, "address": "192.0.2.14", "ports": [80, 443], "port": 80, "scheduler": "twos"},
+        ],
+    }
+
+
+def test_several_vips_ipv6_and_fwmark_with_hosts_named_by_names():
+    hostvars, groups = inventory(frontends=3, names=True)
+    m = lb(mixed_settings(), hostvars, groups)
+    assert m["errors"] == []
+    assert [v["address"] for v in m["vips"]] == ["192.0.2.13", "192.0.2.14", "2001:db8::13"]
+    assert m["address"] == "192.0.2.3" and m["address6"] == "2001:db8::3"
+    keys = [s["key"] for s in m["services"]]
+    assert keys == ["tcp/192.0.2.13:80", "tcp/192.0.2.14:8080", "tcp/[2001:db8::13]:80", "fwmark/21/ipv4"]
+    v6 = m["services"][2]
+    assert [r["address"] for r in v6["real_servers"]] == ["2001:db8::4", "2001:db8::5", "2001:db8::6"]
+    assert v6["persistence"] == 120
+    assert [r["weight"] for r in m["services"][1]["real_servers"]] == [3, 3, 3]
+    assert m["services"][3]["real_servers"][0]["port"] == 0
+    assert m["marks"] == [{"address": "192.0.2.14", "family": "ipv4", "protocol": "tcp", "ports": [80, 443],
+                           "fwmark": 21, "key": "fwmark/21/ipv4"}]
+    assert m["kernel_modules"] == ["ip_vs", "ip_vs_rr", "ip_vs_sh", "ip_vs_twos", "ip_vs_wlc"]
+
+
+def test_a_real_server_address_comes_from_its_host_variable_first():
+    hostvars, groups = inventory(frontends=2, names=True)
+    hostvars["web02"]["lvs_address"] = "192.0.2.50"
+    m = lb({}, hostvars, groups)
+    assert [r["address"] for r in m["services"][0]["real_servers"]] == ["192.0.2.4", "192.0.2.50"]
+
+
+def test_a_host_named_by_a_name_without_facts_or_address_is_named():
+    hostvars, groups = inventory(frontends=2, names=True)
+    del hostvars["web02"]["ansible_facts"]
+    message = errors_of(hostvars=hostvars, groups=groups)
+    assert "lb_services[0].real_servers: host web02 of group frontends has no IPv4 address on the director's " \
+           "segment (192.0.2.0/24): set its lvs_address host variable" in message
+
+
+def test_an_ipv6_service_needs_each_frontend_ipv6_address():
+    hostvars, groups = inventory(frontends=2, v6=False)
+    hostvars["lb01"]["ansible_facts"] = facts("192.0.2.3", "2001:db8::3")
+    message = errors_of(settings={"lb_vips": ["192.0.2.13", "2001:db8::13"], "lb_services": [{"family": "ipv6"}]},
+                        hostvars=hostvars, groups=groups)
+    assert "host web01 of group frontends has no IPv6 address" in message and "lvs_address6" in message
+
+
+def test_a_director_named_by_a_name_finds_its_interface_from_facts():
+    hostvars, groups = inventory(names=True)
+    m = lb({}, hostvars, groups)
+    assert m["interface"] == "eth0" and m["address"] == "192.0.2.3"
+
+
+# -------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"lb_healthcheck": "heartbeat"}, "lb_healthcheck: heartbeat is not supported; choose one of ldirectord, keepalived, none"),
+    ({"lb_vips": []}, "lb_vips: [] must be a non-empty list"),
+    ({"lb_vips": "192.0.2.13"}, "lb_vips: '192.0.2.13' must be a non-empty list"),
+    ({"lb_vips": ["192.0.2.0/24"]}, "lb_vips[0]: '192.0.2.0/24' is not an IPv4 or IPv6 address"),
+    ({"lb_vips": ["192.0.2.13", "192.0.2.13"]}, "lb_vips[1]: 192.0.2.13 is listed twice"),
+    ({"lb_vips": ["192.0.2.3"]}, "lb_vips: 192.0.2.3 is this director's own address on eth0"),
+    ({"lb_vips": ["198.51.100.13"]}, "lb_vips: 198.51.100.13 not in any subnet of eth0 (192.0.2.3/24"),
+    ({"lb_vips": ['2001:db8::13%x\nExecStartPre=/bin/sh -c "id"\n#']}, "lb_vips[0]: "),
+    ({"lb_interface": "eth9"}, "lb_interface: interface eth9 does not exist on this host (it has lo, eth0)"),
+    ({"lb_interface": "eth0\nx"}, "lb_interface: "),
+    ({"lb_services": [{"port": 70000}]}, "lb_services[0].port: 70000 is out of range (1..65535)"),
+    ({"lb_services": [{"scheduler": "fastest"}]}, "lb_services[0].scheduler: 'fastest' is not one of"),
+    ({"lb_services": [{"persistence": "x"}]}, "lb_services[0].persistence: 'x' is not a whole number"),
+    ({"lb_services": [{"persistence": 60, "persistence_netmask": "\u00b2"}]}, "lb_services[0].persistence_netmask: "),
+    ({"lb_services": [{"protocol": "sctp"}]}, "lb_services[0].protocol: sctp is not one of tcp, udp (ldirectord has no sctp)"),
+    ({"lb_services": [{"weight": 2147483648}]}, "lb_services[0].weight: 2147483648 is out of range"),
+    ({"lb_services": [{"forwarding": "teleport"}]}, "lb_services[0].forwarding: 'teleport' is not one of"),
+    ({"lb_services": [{"real_servers": []}]}, "lb_services[0].real_servers: the list is empty"),
+    ({"lb_services": [{"real_servers": [{"address": "192.0.2.4"}, {"address": "192.0.2.4"}]}]},
+     "lb_services[0].real_servers: 192.0.2.4:80 is listed twice"),
+    ({"lb_services": [{"real_servers": [{"address": "198.51.100.4"}]}]},
+     "lb_services[0].real_servers[0].address: 198.51.100.4 is not on the director's segment"),
+    ({"lb_services": [{"real_servers": [{"address": "fe80::1%eth0"}]}]}, "lb_services[0].real_servers[0].address: "),
+    ({"lb_services": [{"port": 80}, {"port": 80}]}, "lb_services[1]: service tcp/192.0.2.13:80 is listed more than once"),
+    ({"lb_services": [{"address": "192.0.2.99"}]}, "lb_services[0].address: 192.0.2.99 is not one of lb_vips"),
+    ({"lb_services": [{"family": "ipv6"}]}, "lb_services[0].address: no address given and lb_vips has no ipv6 VIP"),
+    ({"lb_services": [{"prot": "tcp"}]}, "lb_services[0]: unknown key prot"),
+    ({"lb_services": [{"ports": [80]}]}, "lb_services[0].ports: only a firewall-mark service with an address"),
+    ({"lb_services": "x"}, "lb_services: must be a list of mappings"),
+    ({"lb_frontend_group": "nosuchgroup"},
+     "lb_services[0].real_servers: none listed, and the inventory group lb_frontend_group (nosuchgroup)"),
+    ({"lb_verify_timeout": "soon"}, "lb_verify_timeout: 'soon' is not a whole number"),
+    ({"lb_venv": "opt/venv"}, "lb_venv: 'opt/venv' is not an absolute path"),
+    ({"lb_pip_packages": []}, "lb_pip_packages: is empty"),
+])
+def test_bad_input_is_named(overrides, expected):
+    assert expected in errors_of(**overrides)
+
+
+# One test per class of free-text field that reaches a file or a unit.
+@pytest.mark.parametrize("overrides, expected", [
+    # quoted ldirectord strings
+    ({"lb_services": [{"request": '/x" checktype = external'}]}, "lb_services[0].request: "),
+    ({"lb_services": [{"receive": "Apache\ncheckcommand = /bin/sh"}]}, "lb_services[0].receive: "),
+    # address[:port] values
+    ({"lb_services": [{"fallback": "127.0.0.1:80\n    checktype = external"}]}, "lb_services[0].fallback: "),
+    ({"lb_ldirectord_fallback": "127.0.0.1:80 gate\nx"}, "lb_ldirectord_fallback: "),
+    ({"lb_healthcheck": "keepalived", "lb_services": [{"sorry_server": "192.0.2.99 80\n}"}]},
+     "lb_services[0].sorry_server: "),
+    # names from a fixed list
+    ({"lb_services": [{"service": "http\ncheckcommand"}]}, "lb_services[0].service: "),
+    # paths
+    ({"lb_ldirectord_maintenancedir": "/etc/ha.d/m\nchecktype = external"}, "lb_ldirectord_maintenancedir: "),
+    ({"lb_ldirectord_logfile": "/var/log/x y"}, "lb_ldirectord_logfile: "),
+    ({"lb_keepalived_drain_dir": '/var/lib/x"'}, "lb_keepalived_drain_dir: "),
+    # verbatim lines: one line each
+    ({"lb_services": [{"extra_lines": ["checktimeout = 3\nchecktype = external"]}]},
+     "lb_services[0].extra_lines[0]: "),
+    ({"lb_keepalived_global_lines": ["a\nb"]}, "lb_keepalived_global_lines[0]: "),
+    # URL paths
+    ({"lb_healthcheck": "keepalived", "lb_services": [{"request": "/server-status }\n"}]}, "lb_services[0].request: "),
+])
+def test_free_text_that_would_reach_a_file_is_refused(overrides, expected):
+    assert expected in errors_of(**overrides)
+
+
+def test_well_formed_free_text_passes():
+    m = lb(lb_ldirectord_fallback="127.0.0.1:80 gate", lb_ldirectord_logfile="/var/log/ldirectord.log",
+           lb_services=[{"fallback": "[2001:db8::99]:80", "service": "http", "extra_lines": ["checktimeout = 3"]}])
+    assert m["errors"] == []
+    assert m["fallback"] == "127.0.0.1:80 gate"
+    assert m["services"][0]["fallback"] == "[2001:db8::99]:80"
+
+
+def test_one_weight_limit_and_every_kernel_scheduler():
+    m = lb(lb_services=[{"weight": 65536, "scheduler": "twos"}])
+    assert m["errors"] == [] and m["services"][0]["real_servers"][0]["weight"] == 65536
+
+
+# ----------------------------------------------------------------- HA
+
+
+def ha(**overrides):
+    hostvars, groups = inventory(directors=3)
+    for name in groups["directors"]:
+        hostvars[name]["lb_ha"] = True
+    settings = {"lb_ha": True, "lb_healthcheck": "keepalived"}
+    settings.update(overrides)
+    return lb(settings, hostvars, groups)
+
+
+def test_ha_priorities_peers_and_sync():
+    m = ha(lb_sync_mcast_group="233.252.0.81")
+    assert m["errors"] == []
+    assert m["ha"]["priorities"] == {"lb01": 150, "lb02": 140, "lb03": 130}
+    assert m["ha"]["priority"] == 150
+    assert m["ha"]["peers"] == ["192.0.2.8", "192.0.2.9"]
+    assert m["ha"]["unicast_src"] == "192.0.2.3"
+    assert m["ha"]["sync"] == {"syncid": 51, "mcast_group": "233.252.0.81", "mcast_port": 8848, "mcast_ttl": 1}
+    assert m["ha"]["instance"] == "LVS_51"
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"lb_ha_group": "lonely"}, "lb_ha: HA needs two or more directors in the inventory group lb_ha_group (lonely), found none"),
+    ({"lb_vrrp_preempt": True, "lb_vrrp_priority": 140},
+     "lb_vrrp_priority: with lb_vrrp_preempt the directors need distinct priorities, got lb01=140, lb02=140, lb03=130"),
+    ({"lb_vrrp_advert_int": 0}, "lb_vrrp_advert_int: 0 is not a number of seconds above 0"),
+    ({"lb_sync_mcast_group": "192.0.2.99"}, "lb_sync_mcast_group: 192.0.2.99 is not a multicast address"),
+    ({"lb_vrrp_notify": "/usr/local/bin/notify\n}"}, "lb_vrrp_notify: "),
+    ({"lb_vrrp_router_id": 256}, "lb_vrrp_router_id: 256 is out of range (1..255)"),
+])
+def test_bad_ha_input_is_named(overrides, expected):
+    result = ha(**overrides)
+    assert expected in "; ".join(result["errors"])
+
+
+def test_ha_needs_every_director_to_agree():
+    hostvars, groups = inventory(directors=2)
+    hostvars["lb01"]["lb_ha"] = True
+    result = lb({"lb_ha": True}, hostvars, groups)
+    assert "lb_ha: only some directors of directors set it; lb02 do not" in "; ".join(result["errors"])
+
+
+# ------------------------------------------------------------ live table
+
+
+def live(weights=(5, 5, 5, 5), scheduler="wlc", extra_real=None, address="192.0.2.13"):
+    real_servers = [{"address": "192.0.2.%d" % (4 + n), "port": 80, "weight": w, "forwarding": "dr",
+                     "active_connections": 0} for n, w in enumerate(weights)]
+    if extra_real:
+        real_servers.append(extra_real)
+    return [{"family": "ipv4", "protocol": "tcp", "address": address, "port": 80, "scheduler": scheduler,
+             "persistence_timeout": 0, "real_servers": real_servers}]
+
+
+def test_drift_none_when_the_table_matches():
+    assert model.ipvs_drift(live(), lb()) == {"problems": [], "quiesced": [], "dead": [], "settled": True}
+
+
+def test_drift_under_a_checker_tells_health_from_drift():
+    drift = model.ipvs_drift(live(weights=(0, 3, 5, 5)), lb())
+    assert drift["quiesced"] == ["tcp/192.0.2.13:80 -> 192.0.2.4:80"]
+    assert drift["problems"] == ["lb_services[0] tcp/192.0.2.13:80: real server 192.0.2.5:80 has weight 3, expected 5"]
+    assert not drift["settled"] and drift["dead"] == []
+
+
+def test_drift_under_none_counts_every_weight():
+    drift = model.ipvs_drift(live(weights=(0, 5, 5, 5)), lb(lb_healthcheck="none"))
+    assert drift["problems"] == ["lb_services[0] tcp/192.0.2.13:80: real server 192.0.2.4:80 has weight 0, expected 5"]
+
+
+def test_a_service_whose_real_servers_all_fail_is_dead():
+    drift = model.ipvs_drift(live(weights=(0, 0, 0, 0)), lb())
+    assert drift["dead"] == ["tcp/192.0.2.13:80"] and drift["problems"] == []
+    assert model.ipvs_drift([], lb())["dead"] == ["tcp/192.0.2.13:80"]
+
+
+def test_drift_missing_unlisted_and_scheduler():
+    drift = model.ipvs_drift(live(weights=(5, 5, 5), scheduler="rr",
+                                  extra_real={"address": "192.0.2.99", "port": 80, "weight": 1, "forwarding": "dr"}),
+                             lb())
+    assert drift["problems"] == [
+        "lb_services[0] tcp/192.0.2.13:80: scheduler rr, expected wlc",
+        "lb_services[0] tcp/192.0.2.13:80: real server 192.0.2.7:80 missing",
+        "lb_services[0] tcp/192.0.2.13:80: unlisted real servers 192.0.2.99:80",
+    ]
+
+
+def test_purge_under_none_reports_unlisted_services_on_the_vips_only():
+    table = live() + copy.deepcopy(live(address="192.0.2.13"))
+    table[1]["port"] = 8080
+    table.append(dict(copy.deepcopy(live()[0]), address="192.0.2.77"))
+    drift = model.ipvs_drift(table, lb(lb_healthcheck="none"))
+    assert drift["problems"] == ["services on lb_vips that lb_services does not list: tcp/192.0.2.13:8080"]
+
+
+def test_foreign_services_are_protected():
+    table = live() + [dict(copy.deepcopy(live()[0]), address="192.0.2.77"),
+                      {"family": "ipv6", "fwmark": 9, "scheduler": "wlc", "real_servers": []}]
+    assert model.ipvs_foreign(table, lb()) == [{"address": "192.0.2.77", "port": 80, "protocol": "tcp"},
+                                               {"fwmark": 9, "family": "ipv6"}]
+
+
+def test_status_lines_carry_health():
+    info = {"services": live(weights=(5, 0, 0, 5)),
+            "summary": ["TCP  192.0.2.13:80 wlc"] + ["  -> 192.0.2.%d:80" % n for n in range(4, 8)]}
+    status = model.director_status(info, lb(), ["192.0.2.5"])
+    assert status["summary"] == ["TCP  192.0.2.13:80 wlc", "  -> 192.0.2.4:80  up", "  -> 192.0.2.5:80  drained",
+                                 "  -> 192.0.2.6:80  down", "  -> 192.0.2.7:80  up"]
+    assert status["health"]["192.0.2.6:80"] == "down"
+    assert status["drift"] == []
+
+
+# ------------------------------------------------------------- frontends
+
+
+def frontend(settings=None, hostvars=None, groups=None, host="web01"):
+    s = defaults("frontend")
+    s["frontend_vips"] = ["192.0.2.13"]
+    s["frontend_server_name"] = host
+    s.update(settings or {})
+    if hostvars is None:
+        hostvars, groups = inventory()
+    return model.frontend_model(s, hostvars, groups, host)
+
+
+def test_frontend_seed():
+    m = frontend()
+    assert m["errors"] == []
+    assert m["interface"] == "eth0"
+    assert m["listen"] == ["192.0.2.4", "2001:db8::4", "192.0.2.13"]
+    assert m["status_allow"] == ["192.0.2.3"]
+    assert m["vips"][0]["index"] == 1
+
+
+def test_frontend_with_an_ipv6_vip_lets_the_directors_ipv6_address_read_the_status_page():
+    hostvars, groups = inventory(names=True, directors=2)
+    m = frontend({"frontend_vips": ["192.0.2.13", "2001:db8::13"]}, hostvars, groups)
+    assert m["errors"] == []
+    assert m["status_allow"] == ["192.0.2.3", "2001:db8::3", "192.0.2.8", "2001:db8::8"]
+
+
+def test_frontend_with_an_ipv6_vip_and_a_director_of_unknown_ipv6_address_fails():
+    hostvars, groups = inventory(names=True)
+    del hostvars["lb01"]["ansible_facts"]
+    hostvars["lb01"]["lvs_address"] = "192.0.2.3"
+    m = frontend({"frontend_vips": ["2001:db8::13"]}, hostvars, groups)
+    assert "director lb01 (group directors) has no IPv6 address on this frontend's segment" in "; ".join(m["errors"])
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"frontend_vips": ["192.0.2.4"]}, "frontend_vips: 192.0.2.4 must be distinct IPv4/IPv6 addresses, none of them one of this host's own addresses"),
+    ({"frontend_vips": ["web"]}, "frontend_vips[0]: 'web' is not an IPv4 or IPv6 address"),
+    ({"frontend_interface": "eth9"}, "frontend_interface: interface eth9 does not exist"),
+    ({"frontend_server_name": "web01\n  Include /etc/passwd"}, "frontend_server_name: "),
+    ({"frontend_document_root": "/var/www/a b"}, "frontend_document_root: "),
+    ({"frontend_status_path": "/server-status>\n<Location /"}, "frontend_status_path: "),
+    ({"frontend_status_allow_extra": ["192.0.2.0/24", "all granted"]}, "frontend_status_allow_extra[1]: "),
+    ({"frontend_vhost_extra": ["Redirect / http://x\n</VirtualHost>"]}, "frontend_vhost_extra[0]: "),
+    ({"frontend_http_port": 0}, "frontend_http_port: 0 is out of range"),
+])
+def test_frontend_bad_input_is_named(overrides, expected):
+    assert expected in "; ".join(frontend(overrides)["errors"])
+
+
+def test_frontend_monitoring_networks_pass():
+    m = frontend({"frontend_status_allow_extra": ["198.51.100.0/24", "2001:DB8::99"]})
+    assert m["status_allow"] == ["192.0.2.3", "198.51.100.0/24", "2001:db8::99"]
