@@ -310,7 +310,7 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
         return {"errors": errors}
 
     own4 = segment_address(host, hv, "ipv4", [], set())
-    iface = errors.check(_director_interface, s.get("lb_interface") or "", facts, own4, hv.get("ansible_host"))
+    iface = errors.check(_interface, "lb_interface", s.get("lb_interface") or "", facts, own4, hv.get("ansible_host"))
     if iface is None:
         return {"errors": errors}
     ifacts = interface_facts(facts, iface)
@@ -357,18 +357,19 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     return model
 
 
-def _director_interface(wanted: str, facts: Mapping, own4: str | None, ansible_host) -> str:
+def _interface(var: str, wanted: str, facts: Mapping, own4: str | None, ansible_host) -> str:
+    """The interface ``var`` names, else the one carrying the host's own IPv4 address."""
     interfaces = list(facts.get("interfaces") or [])
     if wanted:
-        state.interface_name(wanted, "lb_interface")
+        state.interface_name(wanted, var)
         if wanted not in interfaces:
-            fail("lb_interface: interface %s does not exist on this host (it has %s)" % (wanted, ", ".join(interfaces)))
+            fail("%s: interface %s does not exist on this host (it has %s)" % (var, wanted, ", ".join(interfaces)))
         return wanted
     for name in interfaces:
         if own4 and own4 in interface_addresses(interface_facts(facts, name), "ipv4"):
             return name
-    fail("lb_interface: no interface carries this director's address %s (ansible_host %s); set lb_interface, "
-         "or lvs_address for the host" % (own4 or "(unknown)", ansible_host if ansible_host is not None else "(unset)"))
+    fail("%s: no interface carries this host's address %s (ansible_host %s); set %s, or lvs_address for the host"
+         % (var, own4 or "(unknown)", ansible_host if ansible_host is not None else "(unset)", var))
 
 
 def _vips(value, name: str) -> list:
@@ -844,7 +845,8 @@ def frontend_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     hv = hostvars[host]
     facts = hv.get("ansible_facts") or {}
     own4 = segment_address(host, hv, "ipv4", [], set())
-    iface = errors.check(_frontend_interface, s.get("frontend_interface") or "", facts, own4, hv.get("ansible_host"))
+    iface = errors.check(_interface, "frontend_interface", s.get("frontend_interface") or "", facts, own4,
+                         hv.get("ansible_host"))
     vips = errors.check(_vips, s.get("frontend_vips"), "frontend_vips")
     if iface is None or vips is None:
         return {"errors": errors}
@@ -876,22 +878,6 @@ def frontend_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     }
     model.update(general)
     return model
-
-
-def _frontend_interface(wanted: str, facts: Mapping, own4: str | None, ansible_host) -> str:
-    interfaces = list(facts.get("interfaces") or [])
-    if wanted:
-        state.interface_name(wanted, "frontend_interface")
-        if wanted not in interfaces:
-            fail("frontend_interface: interface %s does not exist on this host (it has %s)"
-                 % (wanted, ", ".join(interfaces)))
-        return wanted
-    for name in interfaces:
-        if own4 and own4 in interface_addresses(interface_facts(facts, name), "ipv4"):
-            return name
-    fail("frontend_interface: no interface carries this host's address %s (ansible_host %s); set "
-         "frontend_interface, or lvs_address for the host"
-         % (own4 or "(unknown)", ansible_host if ansible_host is not None else "(unset)"))
 
 
 def _status_allow(s: Mapping, hostvars: Mapping, groups: Mapping, families: set, networks: list,
