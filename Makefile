@@ -101,9 +101,9 @@ bench-failover: setup mirror
 
 # ---------------------------------------------------------------- molecule
 
-.PHONY: mirror molecule molecule-frontend molecule-default molecule-ha
+.PHONY: mirror molecule molecule-frontend molecule-default molecule-ha molecule-mixed
 
-molecule: molecule-frontend molecule-default molecule-ha
+molecule: molecule-frontend molecule-default molecule-mixed molecule-ha
 
 # What lab hosts install (they reach no registry): lab/mirror-packages.txt as a
 # local apt repository and wheel directory under .cache/mirror/, from this machine.
@@ -118,6 +118,11 @@ molecule-frontend: mirror
 # The seed cluster: playbooks/site.yml on lb01 (UML) and web01..web04.
 molecule-default: mirror
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s default
+
+# An inventory unlike the seed's: several VIPs, IPv6, a firewall-mark service,
+# per-service schedulers and weights, hosts named by DNS names.
+molecule-mixed: mirror
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s mixed
 
 # Two directors (keepalived VRRP + checks, sync daemon) failing over under load.
 molecule-ha: mirror

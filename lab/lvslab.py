@@ -49,6 +49,9 @@ CONTROLLER6 = "2001:db8::fe"
 BRIDGE = "br0"
 
 UML_MEM = "512M"
+# Every lab host is also NAME.lab.test, in its namespace (write_hosts_file).
+LAB_DOMAIN = "lab.test"
+NETNS_HOSTS_MARK = "# lvslab: names of lab"
 # The UML kernel and its modules: lab/uml-kernel's (make setup) when there, else Debian's.
 UML_DIR = SHARE / ".cache" / "uml"
 UML_KERNEL = str(UML_DIR / "linux") if (UML_DIR / "linux").exists() else "linux.uml"
@@ -331,12 +334,39 @@ class Lab:
         log(f"  run: {sys.argv[0]} exec --name {self.name} -- ansible-playbook -i {self.inventory} ...")
 
     def write_hosts_file(self, hosts: list[Host]) -> None:
+        """The lab's names, for its hosts (etc-hosts) and for what runs in its namespace.
+
+        Every host is NAME and NAME.lab.test (a reserved test domain): inventories
+        may name hosts by DNS names. `ip netns exec` binds /etc/netns/NETNS/hosts
+        over /etc/hosts, so `lvslab.py exec` and everything it runs resolve them.
+        """
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
                  f"{CONTROLLER4}\tcontroller", f"{CONTROLLER6}\tcontroller"]
         for host in hosts:
-            lines.append(f"{host.addr4.split('/')[0]}\t{host.name}")
+            lines.append(f"{host.addr4.split('/')[0]}\t{host.name} {host.name}.{LAB_DOMAIN}")
             lines.append(f"{host.addr6.split('/')[0]}\t{host.name}")
-        (self.dir / "etc-hosts").write_text("\n".join(lines) + "\n")
+        text = "\n".join(lines) + "\n"
+        (self.dir / "etc-hosts").write_text(text)
+        self.netns_etc.mkdir(parents=True, exist_ok=True)
+        (self.netns_etc / "hosts").write_text(f"{NETNS_HOSTS_MARK} {self.name}\n" + text)
+
+    @property
+    def netns_etc(self) -> Path:
+        return Path("/etc/netns", self.netns)
+
+    def remove_netns_etc(self) -> None:
+        """/etc/netns/NETNS, when the hosts file in it is this lab's (and nothing else is there)."""
+        hosts = self.netns_etc / "hosts"
+        try:
+            if not hosts.read_text().startswith(f"{NETNS_HOSTS_MARK} {self.name}\n"):
+                return
+        except OSError:
+            return
+        hosts.unlink()
+        try:
+            self.netns_etc.rmdir()
+        except OSError:
+            pass   # something else lives there
 
     def make_network(self) -> None:
         log(f"  network namespace {self.netns}: bridge {BRIDGE}, controller {CONTROLLER4}, {CONTROLLER6}")
@@ -471,6 +501,7 @@ class Lab:
                         pass
                 time.sleep(0.5)
             run("ip", "netns", "del", self.netns, check=False)
+        self.remove_netns_etc()
         self.unmount_all()
         self.remove_cgroups()
         if self.dir.exists():
