@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from collections.abc import Mapping
 from typing import NoReturn
 
@@ -263,7 +264,9 @@ def segment_address(host: str, hv: Mapping, family: str, segment: list, skip: se
     In this order: its ``lvs_address``/``lvs_address6`` host variable (as given: the
     caller may check it against the segment); its ``ansible_host`` when that is an
     address in the segment; an address of its facts in the segment; with no segment
-    known, ``ansible_host`` when an address, else its facts' default address.
+    known, ``ansible_host`` when an address, else the address that name resolves to
+    (when the host's facts hold it), else its facts' default address, else its only
+    address.
     """
     var = ADDRESS_VARS[family]
     if hv.get(var) not in (None, ""):
@@ -277,8 +280,25 @@ def segment_address(host: str, hv: Mapping, family: str, segment: list, skip: se
         return None
     if given:
         return given
-    default = (hv.get("ansible_facts") or {}).get("default_" + family) or {}
-    return literal(default.get("address"), family)
+    named = resolve(hv.get("ansible_host"), family)
+    if named and (named in found or not hv.get("ansible_facts")):
+        return named
+    default = literal(((hv.get("ansible_facts") or {}).get("default_" + family) or {}).get("address"), family)
+    if default:
+        return default
+    return found[0] if len(found) == 1 else None
+
+
+def resolve(name, family: str) -> str | None:
+    """The address a host name resolves to on the controller (where Ansible connects from), or None."""
+    text = "" if name is None else str(name).strip()
+    if not text or literal(text, family) or not _HOSTNAME.match(text):
+        return None
+    try:
+        infos = socket.getaddrinfo(text, None, socket.AF_INET6 if family == "ipv6" else socket.AF_INET)
+    except (OSError, UnicodeError):
+        return None
+    return literal(infos[0][4][0], family) if infos else None
 
 
 def segment_of(networks: list, family: str) -> list:
@@ -341,6 +361,7 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     model = {
         "errors": errors,
         "owner": owner,
+        "other_owners": [name for name in OWNERS if name != owner],
         "interface": iface,
         "address": own4,
         "address6": own6,

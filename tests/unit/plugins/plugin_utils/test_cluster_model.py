@@ -419,3 +419,19 @@ def test_frontend_bad_input_is_named(overrides, expected):
 def test_frontend_monitoring_networks_pass():
     m = frontend({"frontend_status_allow_extra": ["198.51.100.0/24", "2001:DB8::99"]})
     assert m["status_allow"] == ["192.0.2.3", "198.51.100.0/24", "2001:db8::99"]
+
+
+def test_a_host_named_by_a_name_without_a_default_route_is_found_by_its_name(monkeypatch):
+    """Lab hosts have no default route: the name Ansible connects to tells the address."""
+    hostvars, groups = inventory(names=True)
+    for hv in hostvars.values():
+        hv["ansible_facts"].pop("default_ipv4")
+        hv["ansible_facts"]["interfaces"].append("eth1")
+        hv["ansible_facts"]["eth1"] = {"ipv4": {"address": "198.51.100.9", "netmask": "255.255.255.0"}}
+    names = {"lb01.lab.example": "192.0.2.3"}
+    monkeypatch.setattr(model.socket, "getaddrinfo", lambda name, port, family: [
+        (family, 1, 6, "", (names[name], 0))] if name in names else (_ for _ in ()).throw(OSError("unknown")))
+    m = lb({}, hostvars, groups)
+    assert m["errors"] == [] and m["interface"] == "eth0" and m["address"] == "192.0.2.3"
+    names.clear()
+    assert "lb_interface: no interface carries this host's address (unknown)" in errors_of(hostvars=hostvars, groups=groups)
