@@ -39,6 +39,14 @@ def ipvs_foreign(services, director):
     return model.ipvs_foreign(services, director)
 
 
+def real_server_entries(services, addresses):
+    """The live entries (service, address, port, weight) of the real servers at these addresses."""
+    try:
+        return model.real_server_entries(services, addresses)
+    except model.IPVSValidationError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 def endpoint(address, port=0):
     """``192.0.2.4:80``, ``[2001:db8::4]:80``; the address alone (bracketed if IPv6) for port 0."""
     text = str(address)
@@ -59,5 +67,6 @@ class FilterModule:
             "ipvs_drift": ipvs_drift,
             "director_status": director_status,
             "ipvs_foreign": ipvs_foreign,
+            "real_server_entries": real_server_entries,
             "endpoint": endpoint,
         }

@@ -817,6 +817,19 @@ def ipvs_drift(live: list, model: Mapping) -> dict:
     return {"problems": problems, "quiesced": quiesced, "dead": dead, "settled": not problems and not quiesced}
 
 
+def real_server_entries(live: list, addresses: list) -> list:
+    """Every live entry of the real servers at ``addresses``: its service (as the modules
+    name one), address, port and weight; what a drain under owner none works on."""
+    wanted = {address(a, "lb_drain_addresses[%d]" % i) for i, a in enumerate(addresses)}
+    result = []
+    for svc in live or []:
+        key = ({"fwmark": svc["fwmark"], "family": svc["family"]} if svc.get("fwmark") else
+               {"protocol": svc["protocol"], "address": svc["address"], "port": svc["port"]})
+        result.extend({"service": key, "address": rs["address"], "port": rs["port"], "weight": rs["weight"]}
+                      for rs in svc.get("real_servers") or [] if rs["address"] in wanted)
+    return result
+
+
 def director_status(info: Mapping, model: Mapping, drained: list) -> dict:
     """The director's table as operators read it: summary lines with health, and the drift.
 

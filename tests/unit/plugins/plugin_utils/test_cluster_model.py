@@ -435,3 +435,14 @@ def test_a_host_named_by_a_name_without_a_default_route_is_found_by_its_name(mon
     assert m["errors"] == [] and m["interface"] == "eth0" and m["address"] == "192.0.2.3"
     names.clear()
     assert "lb_interface: no interface carries this host's address (unknown)" in errors_of(hostvars=hostvars, groups=groups)
+
+
+def test_real_server_entries_of_a_drain():
+    table = live() + [{"family": "ipv6", "fwmark": 9, "scheduler": "wlc",
+                       "real_servers": [{"address": "192.0.2.4", "port": 0, "weight": 2, "forwarding": "dr"}]}]
+    assert model.real_server_entries(table, ["192.0.2.4"]) == [
+        {"service": {"protocol": "tcp", "address": "192.0.2.13", "port": 80}, "address": "192.0.2.4", "port": 80,
+         "weight": 5},
+        {"service": {"fwmark": 9, "family": "ipv6"}, "address": "192.0.2.4", "port": 0, "weight": 2}]
+    with pytest.raises(model.IPVSValidationError, match=r"lb_drain_addresses\[0\]"):
+        model.real_server_entries(table, ["web01"])
