@@ -15,7 +15,7 @@ PY := $(VENV)/bin/python
 COLLECTIONS := $(CURDIR)/.cache/collections
 LAB := $(PY) $(CURDIR)/lab/lvslab.py
 APT_PACKAGES := user-mode-linux uml-utilities systemd-container openssh-server openssh-client \
-	kmod ipvsadm iproute2 iputils-arping curl python3 python3-venv patchelf
+	kmod ipvsadm iproute2 iputils-arping curl python3 python3-venv patchelf sudo
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_PIPELINING := True
