@@ -821,7 +821,7 @@ def real_server_entries(live: list, addresses: list) -> list:
     """Every live entry of the real servers at ``addresses``: its service (as the modules
     name one), address, port and weight; what a drain under owner none works on."""
     wanted = {address(a, "lb_drain_addresses[%d]" % i) for i, a in enumerate(addresses)}
-    result = []
+    result: list = []
     for svc in live or []:
         key = ({"fwmark": svc["fwmark"], "family": svc["family"]} if svc.get("fwmark") else
                {"protocol": svc["protocol"], "address": svc["address"], "port": svc["port"]})
