@@ -371,7 +371,6 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
         "kernel_modules": ["ip_vs"] + sorted({"ip_vs_" + svc["scheduler"] for svc in services}),
         "drain_switches": {rs["address"]: "drain_" + re.sub("[^0-9A-Za-z]", "_", rs["address"])
                            for svc in services for rs in svc["real_servers"]},
-        "marks": [dict(svc["mark"], fwmark=svc["fwmark"], key=svc["key"]) for svc in services if svc["mark"]],
         "ha": ha,
     }
     model.update(general)
@@ -447,7 +446,7 @@ SERVICE_DEFAULTS = {
     "delay_before_retry": "lb_keepalived_delay_before_retry",
 }
 SERVICE_KEYS = set(SERVICE_DEFAULTS) | {
-    "address", "fwmark", "family", "ports", "persistence_netmask", "real_servers", "checkport", "checktimeout",
+    "address", "fwmark", "family", "persistence_netmask", "real_servers", "checkport", "checktimeout",
     "fallback", "service", "extra_lines", "digest", "quorum", "hysteresis", "sorry_server", "alpha", "omega",
     "keepalived_lines"}
 
@@ -506,6 +505,8 @@ def _service(index: int, item: Mapping, s: Mapping, owner: str, vips: list, netw
     params = {"scheduler": get("scheduler"), "persistence_timeout": whole(get("persistence"), 0, None, name + ".persistence"),
               "persistence_netmask": item.get("persistence_netmask")}
     if fwmark is not None:
+        if given is not None:
+            fail("%s.address: a firewall-mark service is keyed by fwmark and family; do not give an address" % name)
         params.update(fwmark=whole(fwmark, 1, state.MAX_FWMARK, name + ".fwmark"), family=family)
     else:
         if given is None:
@@ -531,19 +532,11 @@ def _service(index: int, item: Mapping, s: Mapping, owner: str, vips: list, netw
         "persistence_netmask": None, "persistence_prefix": ipvs["persistence_netmask"],
         "forwarding": forwarding, "lvs_method": KEEPALIVED_FORWARDING[forwarding],
         "real_servers": real_servers,
-        "mark": None,
     }
     if item.get("persistence_netmask") is not None:
         prefix = ipvs["persistence_netmask"]
         svc["persistence_netmask"] = (str(ipaddress.IPv4Network("0.0.0.0/%d" % prefix).netmask)
                                       if family == "ipv4" else str(prefix))
-    if fwmark is not None and given is not None:
-        svc["mark"] = {"address": given, "family": family, "protocol": protocol,
-                       "ports": [port(p, "%s.ports[%d]" % (name, i))
-                                 for i, p in enumerate(as_list(item.get("ports") or [svc_port], name + ".ports"))]}
-    elif item.get("ports") is not None:
-        fail("%s.ports: only a firewall-mark service with an address has ports (the role marks "
-             "address:ports with the fwmark)" % name)
     svc.update(_checks(name, item, get, owner, svc))
     return svc
 

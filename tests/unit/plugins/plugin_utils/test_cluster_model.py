@@ -115,7 +115,7 @@ def mixed_settings():
             {"address": "192.0.2.13", "port": 80},
             {"address": "192.0.2.14", "port": 8080, "scheduler": "rr", "weight": 3},
             {"family": "ipv6", "port": 80, "scheduler": "sh", "persistence": 120},
-            {"fwmark": 21, "address": "192.0.2.14", "ports": [80, 443], "port": 80, "scheduler": "twos"},
+            {"fwmark": 21, "port": 80, "scheduler": "twos"},
         ],
     }
 
@@ -133,8 +133,7 @@ def test_several_vips_ipv6_and_fwmark_with_hosts_named_by_names():
     assert v6["persistence"] == 120
     assert [r["weight"] for r in m["services"][1]["real_servers"]] == [3, 3, 3]
     assert m["services"][3]["real_servers"][0]["port"] == 0
-    assert m["marks"] == [{"address": "192.0.2.14", "family": "ipv4", "protocol": "tcp", "ports": [80, 443],
-                           "fwmark": 21, "key": "fwmark/21/ipv4"}]
+    assert m["services"][3]["checkport"] == 80 and m["services"][3]["service"] == "http"
     assert m["kernel_modules"] == ["ip_vs", "ip_vs_rr", "ip_vs_sh", "ip_vs_twos", "ip_vs_wlc"]
 
 
@@ -198,7 +197,8 @@ def test_a_director_named_by_a_name_finds_its_interface_from_facts():
     ({"lb_services": [{"address": "192.0.2.99"}]}, "lb_services[0].address: 192.0.2.99 is not one of lb_vips"),
     ({"lb_services": [{"family": "ipv6"}]}, "lb_services[0].address: no address given and lb_vips has no ipv6 VIP"),
     ({"lb_services": [{"prot": "tcp"}]}, "lb_services[0]: unknown key prot"),
-    ({"lb_services": [{"ports": [80]}]}, "lb_services[0].ports: only a firewall-mark service with an address"),
+    ({"lb_services": [{"ports": [80]}]}, "lb_services[0]: unknown key ports"),
+    ({"lb_services": [{"fwmark": 3, "address": "192.0.2.13"}]}, "lb_services[0].address: a firewall-mark service is keyed"),
     ({"lb_services": "x"}, "lb_services: must be a list of mappings"),
     ({"lb_frontend_group": "nosuchgroup"},
      "lb_services[0].real_servers: none listed, and the inventory group lb_frontend_group (nosuchgroup)"),
