@@ -148,8 +148,13 @@ def is_ours(entry: dict, protocol: int) -> bool:
     return entry.get("proto", 0) == protocol
 
 
+def _order(entry: dict) -> tuple:
+    return (entry["family"] != "ipv4", int(ipaddress.ip_address(entry["address"])), entry["prefixlen"])
+
+
 def marked(current: list, protocol: int) -> list:
-    return [entry for entry in current if is_ours(entry, protocol)]
+    """The addresses carrying the mark, IPv4 first, in address order (not the kernel's, which check mode cannot predict)."""
+    return sorted((entry for entry in current if is_ours(entry, protocol)), key=_order)
 
 
 def show(entry: dict) -> str:

@@ -94,7 +94,7 @@ def test_apply_ops_predicts_and_inverse_undoes():
     current = [entry("192.0.2.3", 24), entry("192.0.2.13", label="eth0:2", proto=MARK), entry("2001:db8::13")]
     ops = state.plan(wanted("192.0.2.13", "2001:db8::13", "192.0.2.14"), current, "eth0", MARK)
     after = state.apply_ops(current, ops)
-    assert state.listing(after, MARK) == "2001:db8::13/128\n192.0.2.13/32 (eth0:1)\n192.0.2.14/32 (eth0:3)\n"
+    assert state.listing(after, MARK) == "192.0.2.13/32 (eth0:1)\n192.0.2.14/32 (eth0:3)\n2001:db8::13/128\n"
     assert state.plan(wanted("192.0.2.13", "2001:db8::13", "192.0.2.14"), after, "eth0", MARK) == []
     undone = state.apply_ops(after, [state.inverse(op) for op in reversed(ops)])
     assert sorted(map(str, undone)) == sorted(map(str, current))
@@ -104,7 +104,7 @@ def test_summary_separates_new_from_replaced():
     current = [entry("192.0.2.13", label="eth0:2", proto=MARK), entry("192.0.2.15", proto=MARK), entry("2001:db8::13")]
     ops = state.plan(wanted("192.0.2.13", "2001:db8::13", "192.0.2.14"), current, "eth0", MARK)
     result = state.summary(current, state.apply_ops(current, ops), ops, MARK)
-    assert result == {"addresses": ["2001:db8::13", "192.0.2.13", "192.0.2.14"], "added": ["192.0.2.14"],
+    assert result == {"addresses": ["192.0.2.13", "192.0.2.14", "2001:db8::13"], "added": ["192.0.2.14"],
                       "removed": ["192.0.2.15"], "adopted": ["2001:db8::13"]}
 
 

@@ -33,9 +33,10 @@ def test_adds_the_vips_marked_then_changes_nothing(fake):
     assert result["operations"] == ["add 192.0.2.13/32 (eth0:1) to eth0 (protocol 76)",
                                     "add 2001:db8::13/128 to eth0 (protocol 76)",
                                     "add 192.0.2.14/32 (eth0:3) to eth0 (protocol 76)"]
-    assert result["added"] == result["addresses"] == ["192.0.2.13", "2001:db8::13", "192.0.2.14"]
+    assert result["added"] == ["192.0.2.13", "2001:db8::13", "192.0.2.14"]
+    assert result["addresses"] == ["192.0.2.13", "192.0.2.14", "2001:db8::13"]
     assert result["removed"] == result["adopted"] == []
-    assert result["diff"] == {"before": "", "after": "192.0.2.13/32 (eth0:1)\n2001:db8::13/128\n192.0.2.14/32 (eth0:3)\n"}
+    assert result["diff"] == {"before": "", "after": "192.0.2.13/32 (eth0:1)\n192.0.2.14/32 (eth0:3)\n2001:db8::13/128\n"}
     assert [w["entry"]["flags"] for w in kernel.writes] == [0, 0x02, 0]  # IPv6 with nodad
     again = exits(main, args)
     assert again["changed"] is False and again["operations"] == [] and again["added"] == []
@@ -44,7 +45,7 @@ def test_adds_the_vips_marked_then_changes_nothing(fake):
 
 def test_check_mode_predicts_the_run_and_writes_nothing(fake):
     kernel = fake([entry("192.0.2.13", label="eth0:1", proto=76), entry("2001:db8::14", proto=76)])
-    args = {"interface": "eth0", "addresses": ["192.0.2.15", "192.0.2.13"]}
+    args = {"interface": "eth0", "addresses": ["2001:db8::15", "192.0.2.15", "192.0.2.13"]}
     checked = exits(main, args, check_mode=True, diff=True)
     assert checked["changed"] is True and kernel.writes == []
     real = exits(main, args, diff=True)
@@ -52,9 +53,11 @@ def test_check_mode_predicts_the_run_and_writes_nothing(fake):
         assert checked[key] == real[key], key
     assert real["operations"] == ["remove 2001:db8::14/128 from eth0 (protocol 76)",
                                   "remove 192.0.2.13/32 (eth0:1) from eth0 (protocol 76)",
-                                  "add 192.0.2.15/32 (eth0:1) to eth0 (protocol 76)",
-                                  "add 192.0.2.13/32 (eth0:2) to eth0 (protocol 76)"]
-    assert real["removed"] == ["2001:db8::14"] and real["added"] == ["192.0.2.15"]
+                                  "add 2001:db8::15/128 to eth0 (protocol 76)",
+                                  "add 192.0.2.15/32 (eth0:2) to eth0 (protocol 76)",
+                                  "add 192.0.2.13/32 (eth0:3) to eth0 (protocol 76)"]
+    assert real["removed"] == ["2001:db8::14"] and real["added"] == ["2001:db8::15", "192.0.2.15"]
+    assert real["addresses"] == ["192.0.2.13", "192.0.2.15", "2001:db8::15"]
     assert exits(main, args, check_mode=True)["changed"] is False
 
 

@@ -67,8 +67,10 @@ class FakeAddresses:
         return self.interfaces.get(name)
 
     def dump(self, index):
+        """IPv4 addresses first, as the kernel dumps them (AF_INET, then AF_INET6)."""
         self.dumps += 1
-        return copy.deepcopy(self.addresses[index])
+        live = self.addresses[index]
+        return copy.deepcopy([e for e in live if e["family"] == "ipv4"] + [e for e in live if e["family"] != "ipv4"])
 
     def apply(self, index, op):
         self.writes.append(copy.deepcopy(op))
