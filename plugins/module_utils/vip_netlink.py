@@ -68,6 +68,7 @@ RTM_DELADDR = 21
 RTM_GETADDR = 22
 # The ifa flags a request may carry (inet6_rtm_newaddr keeps only these).
 SEND_FLAGS = 0x02 | 0x04 | 0x10 | 0x100 | 0x200 | 0x400  # NODAD OPTIMISTIC HOMEADDRESS MANAGETEMPADDR NOPREFIXROUTE MCAUTOJOIN
+INFINITY_LIFE_TIME = 0xFFFFFFFF
 RECV_SIZE = 1 << 20
 TIMEOUT = 10.0
 DUMP_ATTEMPTS = 3
@@ -140,6 +141,7 @@ def entry_from_message(msg) -> dict:
 _REQUESTS = {
     "add": (RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL),
     "adopt": (RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE),
+    "deprecate": (RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE),
     "remove": (RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK),
 }
 
@@ -163,6 +165,11 @@ def message_for(op: dict, index: int, sequence: int = 0):
             attrs.append(("IFA_RT_PRIORITY", entry["metric"]))
         # A replace without IFA_PROTO sets the protocol to 0: undoing an adoption sends 0 too.
         attrs.append(("IFA_PROTO", entry.get("proto", 0)))
+        if entry["family"] == "ipv6":
+            # Deprecated (preferred 0) or preferred, valid forever either way.
+            preferred = 0 if entry.get("flags", 0) & state.IFA_F_DEPRECATED else INFINITY_LIFE_TIME
+            attrs.append(("IFA_CACHEINFO", {"ifa_preferred": preferred, "ifa_valid": INFINITY_LIFE_TIME,
+                                            "cstamp": 0, "tstamp": 0}))
     msg["attrs"] = attrs
     msg["header"]["type"] = msg_type
     msg["header"]["flags"] = msg_flags

@@ -30,6 +30,12 @@ KERNEL_PROTO = (5, 18)
 KERNEL_IPV4_REPROTO = (6, 4)
 IFNAMSIZ = 16  # interface names and IPv4 labels: at most 15 characters
 IFA_F_NODAD = 0x02
+# An IPv6 VIP is deprecated (preferred lifetime 0, valid forever): still the
+# destination it must be, never picked as a source address. Else source address
+# selection prefers the /128 VIP over the host's own /64 address for every
+# neighbour on the segment (its match is capped at the prefix length), and a
+# director's checks leave from the VIP: the real server answers its own lo.
+IFA_F_DEPRECATED = 0x20
 FULL_PREFIX = {"ipv4": 32, "ipv6": 128}
 STATES = ("present", "absent")
 
@@ -174,7 +180,7 @@ def _wanted_entry(wanted: dict, protocol: int) -> dict:
     return {"address": wanted["address"], "family": wanted["family"], "prefixlen": wanted["prefixlen"],
             "label": wanted["label"], "proto": protocol,
             # DAD is pointless for a VIP, and a tentative address cannot be used.
-            "flags": IFA_F_NODAD if wanted["family"] == "ipv6" else 0, "metric": 0}
+            "flags": IFA_F_NODAD | IFA_F_DEPRECATED if wanted["family"] == "ipv6" else 0, "metric": 0}
 
 
 def adoptable_families(release: tuple) -> set:
@@ -226,6 +232,9 @@ def plan(desired: list, current: list, interface: str, protocol: int, state: str
             if not label_ok:
                 ops_remove.append({"action": "remove", "entry": entry})
                 ops_add.append({"action": "add", "entry": target})
+            elif wanted["family"] == "ipv6" and not entry.get("flags", 0) & IFA_F_DEPRECATED:
+                ops_adopt.append({"action": "deprecate", "entry": dict(entry, flags=entry.get("flags", 0) | target["flags"]),
+                                  "previous": entry})
             continue
         if not label_ok:
             raise VipConflictError(
@@ -253,7 +262,7 @@ def apply_ops(current: list, ops: list) -> list:
         key = (op["entry"]["address"], op["entry"]["prefixlen"])
         if op["action"] == "remove":
             after = [entry for entry in after if (entry["address"], entry["prefixlen"]) != key]
-        elif op["action"] == "adopt":
+        elif op["action"] in ("adopt", "deprecate"):
             after = [dict(op["entry"]) if (entry["address"], entry["prefixlen"]) == key else entry for entry in after]
         else:
             after.append(dict(op["entry"]))
@@ -266,7 +275,7 @@ def inverse(op: dict) -> dict:
         return {"action": "remove", "entry": op["entry"]}
     if op["action"] == "remove":
         return {"action": "add", "entry": op["entry"]}
-    return {"action": "adopt", "entry": op["previous"], "previous": op["entry"]}
+    return {"action": op["action"], "entry": op["previous"], "previous": op["entry"]}
 
 
 def describe(op: dict, interface: str) -> str:
@@ -275,6 +284,8 @@ def describe(op: dict, interface: str) -> str:
         return "add %s to %s (protocol %d)" % (show(entry), interface, entry["proto"])
     if op["action"] == "remove":
         return "remove %s from %s (protocol %d)" % (show(entry), interface, entry.get("proto", 0))
+    if op["action"] == "deprecate":
+        return "deprecate %s on %s (preferred lifetime 0: never a source address)" % (show(entry), interface)
     return "adopt %s on %s: protocol %d -> %d" % (show(entry), interface, op["previous"].get("proto", 0), entry["proto"])
 
 

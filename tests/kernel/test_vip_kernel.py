@@ -105,6 +105,45 @@ def test_adds_with_mark_label_and_nodad_then_nothing(iface):
     assert again["ops"] == []
 
 
+def source_for(destination: str) -> str:
+    return json.loads(sh("ip", "-json", "-6", "route", "get", destination))[0]["prefsrc"]
+
+
+def deprecated() -> list:
+    return sorted("%s/%d" % (info["local"], info["prefixlen"])
+                  for info in json.loads(sh("ip", "-json", "address", "show", "dev", IFACE))[0]["addr_info"]
+                  if info.get("deprecated"))
+
+
+def test_an_ipv6_vip_is_never_the_source_of_the_hosts_own_traffic(iface):
+    """A preferred /128 VIP beats the host's /64 address in source address selection
+    (the match is capped at each address's prefix length): checks from a director
+    would leave from the VIP, and the real server would answer its own lo."""
+    sh("ip", "address", "add", "2001:db8::13/128", "dev", IFACE, "nodad")
+    assert source_for("2001:db8::4") == "2001:db8::13"  # what a plain VIP does
+    sh("ip", "address", "del", "2001:db8::13/128", "dev", IFACE)
+    run(iface, ["2001:db8::13"])
+    assert deprecated() == ["2001:db8::13/128"]
+    assert source_for("2001:db8::4") == "2001:db8::3"
+    # The VIP still takes traffic: a connection to it is local.
+    assert json.loads(sh("ip", "-json", "-6", "route", "get", "2001:db8::13"))[0]["type"] == "local"
+
+
+def test_a_marked_ipv6_vip_still_preferred_is_deprecated_in_place(iface):
+    """As an earlier version of the module left it: marked, preferred."""
+    iface.apply(iface.index(IFACE), {"action": "add", "entry": {
+        "address": "2001:db8::13", "family": "ipv6", "prefixlen": 128, "label": None, "proto": MARK,
+        "flags": state.IFA_F_NODAD, "metric": 0}})
+    created = protocols()
+    assert deprecated() == []
+    result = run(iface, ["2001:db8::13"])
+    assert result["described"] == ["deprecate 2001:db8::13/128 on vipk0 (preferred lifetime 0: never a source address)"]
+    assert deprecated() == ["2001:db8::13/128"]
+    if created is not None:  # replaced in place, not removed and added again
+        assert protocols() == created
+    assert run(iface, ["2001:db8::13"])["ops"] == []
+
+
 def test_canonical_spelling_is_not_added_again(iface):
     assert run(iface, ["2001:DB8:0::13", "192.0.2.13"])["described"] == [
         "add 2001:db8::13/128 to vipk0 (protocol 76)", "add 192.0.2.13/32 (vipk0:2) to vipk0 (protocol 76)"]

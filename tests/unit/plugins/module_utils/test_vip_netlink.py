@@ -47,6 +47,12 @@ def test_add_carries_the_mark_label_and_nodad_on_the_wire():
     v6 = decoded(nl.message_for({"action": "add", "entry": entry("2001:db8::13", proto=76)}, 1))
     assert v6.get_attr("IFA_FLAGS") == 0x02 and v6["flags"] == 0x02  # nodad; the dumped PERMANENT bit is not sent
     assert v6.get_attr("IFA_LABEL") is None
+    # Preferred or deprecated, valid forever: the lifetimes always travel for IPv6.
+    assert v6.get_attr("IFA_CACHEINFO")["ifa_preferred"] == 0xFFFFFFFF
+    deprecated = decoded(nl.message_for({"action": "deprecate", "entry": dict(entry("2001:db8::13", proto=76), flags=0xA2)}, 1))
+    assert deprecated.get_attr("IFA_CACHEINFO")["ifa_preferred"] == 0
+    assert deprecated.get_attr("IFA_CACHEINFO")["ifa_valid"] == 0xFFFFFFFF
+    assert deprecated.get_attr("IFA_FLAGS") == 0x02  # DEPRECATED is the kernel's to set, from the lifetime
 
 
 def test_remove_and_adopt_requests():

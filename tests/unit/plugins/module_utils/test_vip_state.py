@@ -82,12 +82,22 @@ def test_ipv4_adoption_depends_on_the_kernel():
         plan(wanted("192.0.2.13"), current, adoptable={"ipv6"})
 
 
-def test_adoption_keeps_metric_and_adds_nodad():
+def test_adoption_keeps_metric_and_adds_nodad_and_deprecation():
     current = [dict(entry("2001:db8::13", flags=0x80), metric=5)]
     (op,) = state.plan(wanted("2001:db8::13"), current, "eth0", MARK)
-    assert op["entry"] == dict(current[0], proto=MARK, flags=0x82)
+    assert op["entry"] == dict(current[0], proto=MARK, flags=0xA2)
     assert op["previous"] == current[0]
     assert state.inverse(op) == {"action": "adopt", "entry": current[0], "previous": op["entry"]}
+
+
+def test_a_marked_ipv6_vip_still_preferred_is_deprecated_in_place():
+    """A /128 VIP beats the host's /64 address in source address selection unless deprecated."""
+    current = [entry("2001:db8::13", proto=MARK, flags=0x82)]
+    (op,) = state.plan(wanted("2001:db8::13"), current, "eth0", MARK)
+    assert op == {"action": "deprecate", "entry": dict(current[0], flags=0xA2), "previous": current[0]}
+    assert state.describe(op, "eth0") == "deprecate 2001:db8::13/128 on eth0 (preferred lifetime 0: never a source address)"
+    assert state.inverse(op) == {"action": "deprecate", "entry": current[0], "previous": op["entry"]}
+    assert state.plan(wanted("2001:db8::13"), state.apply_ops(current, [op]), "eth0", MARK) == []
 
 
 def test_apply_ops_predicts_and_inverse_undoes():

@@ -37,7 +37,7 @@ def test_adds_the_vips_marked_then_changes_nothing(fake):
     assert result["addresses"] == ["192.0.2.13", "192.0.2.14", "2001:db8::13"]
     assert result["removed"] == result["adopted"] == []
     assert result["diff"] == {"before": "", "after": "192.0.2.13/32 (eth0:1)\n192.0.2.14/32 (eth0:3)\n2001:db8::13/128\n"}
-    assert [w["entry"]["flags"] for w in kernel.writes] == [0, 0x02, 0]  # IPv6 with nodad
+    assert [w["entry"]["flags"] for w in kernel.writes] == [0, 0x22, 0]  # IPv6 with nodad, deprecated
     again = exits(main, args)
     assert again["changed"] is False and again["operations"] == [] and again["added"] == []
     assert len(kernel.writes) == 3
