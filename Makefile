@@ -72,6 +72,9 @@ lint: setup
 	    --format plain --arg-spec --collection ansible_collections/lvs/cluster \
 	    --collection-version $$(sed -n 's/^version: //p' galaxy.yml) plugins/modules/*.py
 	@echo "validate-modules: no findings"
+	@# The built tarball: what users need, nothing of the lab or the build; installed
+	@# into a collections path of its own and used from another directory.
+	$(PY) -m pytest -q -p no:cacheprovider tests/packaging
 
 unit: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
