@@ -28,7 +28,7 @@ GALAXY = yaml.safe_load((REPO / "galaxy.yml").read_text())
 # Every file under these directories of the repository is what the collection is.
 SHIPPED_TREES = ("plugins", "roles", "playbooks", "meta")
 # And these single files.
-SHIPPED_FILES = ("README.md", "LICENSE", "changelogs/changelog.yaml", "changelogs/config.yaml",
+SHIPPED_FILES = ("README.md", "LICENSE", "CHANGELOG.rst", "changelogs/changelog.yaml", "changelogs/config.yaml",
                  "tests/unit/requirements.txt", "MANIFEST.json", "FILES.json")
 # What no user needs: the lab, the build, developer tooling.
 FORBIDDEN_TOP = {"lab", "molecule", "benchmarks", "Makefile", "requirements.txt", "ruff.toml",
