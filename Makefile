@@ -25,7 +25,7 @@ export ANSIBLE_NOCOWS := 1
 export ANSIBLE_RETRY_FILES_ENABLED := False
 export PY_COLORS := 0
 
-.PHONY: help setup demo test lint unit kernel integration bench bench-failover lab-down clean
+.PHONY: help setup demo test lint sanity unit kernel integration bench bench-failover lab-down clean
 
 help:
 	@sed -n '2,7p' Makefile | sed 's/^# *//'
@@ -66,16 +66,39 @@ test: lint unit kernel integration molecule
 	@echo "make test: all suites passed"
 
 lint: setup
-	$(VENV)/bin/ruff check plugins tests benchmarks lab
+	$(VENV)/bin/ruff check plugins tests benchmarks lab .ci
 	cd $(COLLECTIONS) && MYPYPATH=. $(VENV)/bin/mypy --config-file $(CURDIR)/mypy.ini -p ansible_collections.lvs.cluster.plugins
 	$(VENV)/bin/yamllint -s .
+	$(VENV)/bin/antsibull-changelog lint
 	cd $(COLLECTIONS)/ansible_collections/lvs/cluster && $(VENV)/bin/ansible-lint --offline
-	@# ansible-test sanity's validate-modules: DOCUMENTATION against argument_spec.
-	cd $(COLLECTIONS)/ansible_collections/lvs/cluster && PYTHONPATH=$(COLLECTIONS) $(PY) \
-	    $$($(PY) -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_util/controller/sanity/validate-modules/validate.py \
-	    --format plain --arg-spec --collection ansible_collections/lvs/cluster \
-	    --collection-version $$(sed -n 's/^version: //p' galaxy.yml) plugins/modules/*.py
-	@echo "validate-modules: no findings"
+	@# The built tarball: what users need, nothing of the lab or the build; installed
+	@# into a collections path of its own and used from another directory.
+	$(PY) -m pytest -q -p no:cacheprovider tests/packaging
+	@# validate-modules (DOCUMENTATION against argument_spec), pylint, pep8, ... on the tarball.
+	$(MAKE) --no-print-directory sanity
+
+# ansible-test sanity, no ignore files, on the collection as users get it: the
+# built tarball installed as ansible_collections/lvs/cluster (the layout
+# ansible-test needs) in a temporary directory outside this clone (inside it,
+# ansible-test would take git's file list, where .cache is ignored). The lab and
+# the build are not in the tarball, so not in sanity's scope. It runs on this
+# virtualenv's Python (Debian 12's 3.11: no other version is installed), and
+# makes a virtualenv per test, kept in ~/.ansible/test/venv (first run ~3 min).
+# Their pip bootstrap comes from a host these machines cannot reach:
+# .ci/ansible-test-get-pip.py stands in, from ansible-test's cache.
+sanity: setup
+	@pip=$$($(PY) -c 'import types; from ansible_test._internal.python_requirements import get_venv_packages; \
+	    print(get_venv_packages(types.SimpleNamespace(version="3"))["pip"])'); \
+	cached=$$HOME/.ansible/test/cache/get_pip_$${pip//./_}.py; \
+	if [ ! -e "$$cached" ] || grep -q 'lvs.cluster stand-in' "$$cached"; then \
+	  mkdir -p "$$(dirname "$$cached")"; cp .ci/ansible-test-get-pip.py "$$cached"; fi
+	tmp=$$(mktemp -d /tmp/lvs-cluster-sanity.XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
+	$(VENV)/bin/ansible-galaxy collection build --output-path "$$tmp/dist" . >/dev/null; \
+	ANSIBLE_COLLECTIONS_PATH="$$tmp" $(VENV)/bin/ansible-galaxy collection install --no-deps -p "$$tmp" "$$tmp"/dist/*.tar.gz \
+	    | grep 'installed successfully'; \
+	cd "$$tmp/ansible_collections/lvs/cluster"; \
+	env -u ANSIBLE_COLLECTIONS_PATH $(VENV)/bin/ansible-test sanity --local --color no \
+	    --python $$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 unit: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit

@@ -198,7 +198,7 @@ def _dest_attrs(real_server: dict, family: str, full: bool) -> dict:
 def _counters(nla, pairs) -> dict:
     stats = nla.get_attr("IPVS_SVC_ATTR_STATS64") or nla.get_attr("IPVS_DEST_ATTR_STATS64") if nla else None
     if stats is None:
-        return {name: 0 for name, _ in pairs}
+        return {name: 0 for name, _attr in pairs}
     return {name: stats.get_attr(attr) or 0 for name, attr in pairs}
 
 
@@ -219,7 +219,7 @@ def message_for(op: dict, code: int) -> str:
                 % (svc["scheduler"], sid, svc["scheduler"], reason))
     if "real_server" in op:
         return "%s %s of service %s: %s" % (op["action"].replace("_", " "),
-                                           state.real_server_id(op["real_server"]), sid, reason)
+                                            state.real_server_id(op["real_server"]), sid, reason)
     return "%s %s: %s" % (op["action"].replace("_", " "), sid, reason)
 
 
@@ -492,7 +492,7 @@ async def _one(core, msg, timeout: float) -> bool:
     core.send(request.msg.data)
 
     async def acknowledged():
-        async for _ in request.response():
+        async for _reply in request.response():
             pass
 
     try:
@@ -515,7 +515,7 @@ async def _batch(core, msgs: list) -> list:
     codes = []
     for request in requests:
         try:
-            async for _ in request.response():
+            async for _reply in request.response():
                 pass
         except NetlinkError as exc:
             codes.append(abs(exc.code))

@@ -184,8 +184,8 @@ def test_dumped_ipv6_address_is_canonical():
 # ----------------------------------------------------------------- wording
 
 
-def op_for(action, params=HTTP, real_server=True):
-    service = svc(params)
+def op_for(action, params=None, real_server=True):
+    service = svc(HTTP if params is None else params)
     op = {"action": action, "service": service}
     if real_server:
         op["real_server"] = service["real_servers"][0]
@@ -338,7 +338,7 @@ def test_daemon_survives_encoding_and_the_dump_parser(daemon):
 
 
 def test_daemon_attrs_leave_maxlen_to_the_kernel_when_unset():
-    names = [name for name, _ in nl._daemon_attrs(DAEMON4, full=True)["attrs"]]
+    names = [name for name, _value in nl._daemon_attrs(DAEMON4, full=True)["attrs"]]
     assert "IPVS_DAEMON_ATTR_SYNC_MAXLEN" not in names
     assert "IPVS_DAEMON_ATTR_MCAST_GROUP" in names and "IPVS_DAEMON_ATTR_MCAST_GROUP6" not in names
     assert ("IPVS_DAEMON_ATTR_SYNC_MAXLEN", 1400) in nl._daemon_attrs(DAEMON6, full=True)["attrs"]

@@ -377,7 +377,7 @@ def test_each_setting_is_compared(change):
     base = dict(V4, protocol=change.get("protocol", "tcp"))
     current = live(base)
     desired = svc(base, **{k: v for k, v in change.items() if k != "protocol"})
-    assert [a for a, _, _ in actions(state.diff_service(desired, current, False))] == ["edit_service"]
+    assert [a for a, _svc, _obj in actions(state.diff_service(desired, current, False))] == ["edit_service"]
 
 
 def test_real_server_adds_and_edits_come_before_deletes():
@@ -404,7 +404,7 @@ def test_without_purge_unlisted_real_servers_stay():
 def test_each_real_server_setting_is_compared(change):
     current = live(real_servers=[rs("192.0.2.4")])
     desired = svc(real_servers=[rs("192.0.2.4", **change)])
-    assert [a for a, _, _ in actions(state.diff_service(desired, current, True))] == ["edit_real_server"]
+    assert [a for a, _svc, _obj in actions(state.diff_service(desired, current, True))] == ["edit_real_server"]
 
 
 def test_real_servers_none_leaves_real_servers_alone():
@@ -419,7 +419,7 @@ def test_real_servers_none_leaves_real_servers_alone():
 def test_empty_real_servers_with_purge_removes_them_all():
     current = live(real_servers=[rs("192.0.2.4"), rs("192.0.2.5")])
     ops = state.diff_service(svc(real_servers=[]), current, purge_real_servers=True)
-    assert [a for a, _, _ in actions(ops)] == ["delete_real_server", "delete_real_server"]
+    assert [a for a, _svc, _obj in actions(ops)] == ["delete_real_server", "delete_real_server"]
 
 
 def test_dumped_noise_is_not_part_of_the_model():
@@ -460,7 +460,7 @@ def test_diff_table_orders_and_purges_last():
 def test_diff_table_listed_services_own_their_real_servers():
     current = [live(real_servers=[rs("192.0.2.4"), rs("192.0.2.5")])]
     desired = state.services_from_params([V4])
-    assert [a for a, _, _ in actions(state.diff_table(desired, current))] == ["delete_real_server"] * 2
+    assert [a for a, _svc, _obj in actions(state.diff_table(desired, current))] == ["delete_real_server"] * 2
 
 
 LIVE_TABLE = [

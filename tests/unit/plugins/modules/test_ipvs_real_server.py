@@ -202,8 +202,6 @@ def test_drain_in_check_mode_neither_writes_nor_waits(fake_ipvs, clock):
     assert fake.applied == [] and fake.polls == [] and clock.slept == []
 
 
-
-
 def test_drain_live_nat_real_server_on_a_mapped_port(fake_ipvs, clock):
     fake = fake_ipvs(live_table(LIVE), connections=[0])
     result = exits(main, rs_args(address="10.0.0.5", port=8080, state="drained"))
