@@ -181,7 +181,7 @@ def message_for(op: dict, index: int, sequence: int = 0):
 
 def parse_error(data: bytes, offset: int, length: int) -> tuple:
     """(errno, extended-ack text or None) of the NLMSG_ERROR message at ``offset``; errno 0 is an acknowledgement."""
-    _, _, flags, _, _ = _HEADER.unpack_from(data, offset)
+    flags = _HEADER.unpack_from(data, offset)[2]
     (error,) = struct.unpack_from("=i", data, offset + _HEADER.size)
     text = None
     if flags & NLM_F_ACK_TLVS:
@@ -246,7 +246,7 @@ class AddressNetlink:
 
     def dump(self, index: int) -> list:
         """The addresses of interface ``index``, in the kernel's order."""
-        for _ in range(DUMP_ATTEMPTS):
+        for _attempt in range(DUMP_ATTEMPTS):
             entries, interrupted = self._dump(index)
             if not interrupted:
                 return entries
@@ -257,7 +257,7 @@ class AddressNetlink:
         """Carry out one operation; VipKernelError (the kernel's reason) if it is refused."""
         sequence = self._next()
         self._send(message_for(op, index, sequence))
-        for data, offset, length, msg_type, _ in self._replies(sequence):
+        for data, offset, length, msg_type, _flags in self._replies(sequence):
             if msg_type == NLMSG_ERROR:
                 code, text = parse_error(data, offset, length)
                 if code:
@@ -287,7 +287,7 @@ class AddressNetlink:
                 raise state.VipKernelError("reading from the kernel failed: %s" % exc.strerror, exc.errno) from exc
             offset = 0
             while offset + _HEADER.size <= len(data):
-                length, msg_type, flags, seq, _ = _HEADER.unpack_from(data, offset)
+                length, msg_type, flags, seq, dummy = _HEADER.unpack_from(data, offset)
                 if length < _HEADER.size:
                     break
                 if seq == sequence:
@@ -343,12 +343,12 @@ def main(argv: list | None = None) -> int:
         with AddressNetlink() as adapter:
             result = state.converge(adapter, args.interface, desired, protocol, args.state)
     except state.VipError as exc:
-        print("vip_netlink: %s" % exc, file=sys.stderr)
+        sys.stderr.write("vip_netlink: %s\n" % exc)
         return 1
     for op in result["ops"]:
-        print(state.describe(op, args.interface))
+        sys.stdout.write(state.describe(op, args.interface) + "\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

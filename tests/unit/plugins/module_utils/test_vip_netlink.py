@@ -36,7 +36,7 @@ def decoded(msg):
 def test_add_carries_the_mark_label_and_nodad_on_the_wire():
     op = {"action": "add", "entry": dict(entry("192.0.2.13", label="eth0:1", proto=76), flags=0)}
     msg = nl.message_for(op, 2, sequence=7)
-    length, msg_type, flags, sequence, _ = HEADER.unpack_from(bytes(msg.data), 0)
+    length, msg_type, flags, sequence, dummy = HEADER.unpack_from(bytes(msg.data), 0)
     assert (length, msg_type, flags, sequence) == (len(msg.data), nl.RTM_NEWADDR, 0x01 | 0x04 | 0x400 | 0x200, 7)
     assert struct.pack("=HHB", 5, 11, 76) in bytes(msg.data)  # IFA_PROTO (11), one byte: 76
     back = decoded(msg)
@@ -58,7 +58,7 @@ def test_add_carries_the_mark_label_and_nodad_on_the_wire():
 def test_remove_and_adopt_requests():
     removal = nl.message_for({"action": "remove", "entry": entry("192.0.2.13", label="eth0:1", proto=76)}, 2)
     assert HEADER.unpack_from(bytes(removal.data), 0)[1:3] == (nl.RTM_DELADDR, 0x01 | 0x04)
-    assert [name for name, _ in decoded(removal)["attrs"]] == ["IFA_LOCAL", "IFA_ADDRESS", "IFA_LABEL"]
+    assert [attr[0] for attr in decoded(removal)["attrs"]] == ["IFA_LOCAL", "IFA_ADDRESS", "IFA_LABEL"]
     adopted = dict(entry("2001:db8::13", proto=76), metric=9)
     adoption = nl.message_for({"action": "adopt", "entry": adopted, "previous": dict(adopted, proto=0)}, 2)
     assert HEADER.unpack_from(bytes(adoption.data), 0)[1:3] == (nl.RTM_NEWADDR, 0x01 | 0x04 | 0x400 | 0x100)
@@ -138,7 +138,7 @@ def adapter(script):
 
 
 def test_dump_keeps_the_interface_and_reads_the_mark_across_datagrams():
-    def script(seq, _):
+    def script(seq, dummy):
         stray = dumped("192.0.2.200", 32, 2, seq + 40)  # another request's reply: ignored
         return [stray + dumped("192.0.2.3", 24, 2, seq, label="eth0") + dumped("127.0.0.1", 8, 1, seq, label="lo"),
                 dumped("2001:DB8::13", 128, 2, seq, proto=76, flags=0x82) + dumped("192.0.2.13", 32, 2, seq, "eth0:1", 76),
@@ -155,12 +155,12 @@ def test_dump_keeps_the_interface_and_reads_the_mark_across_datagrams():
 def test_an_interrupted_dump_is_read_again():
     calls = []
 
-    def script(seq, _):
+    def script(seq, dummy):
         calls.append(seq)
         return [dumped("192.0.2.3", 24, 2, seq, label="eth0", intr=len(calls) == 1), done(seq)]
     assert [e["address"] for e in adapter(script).dump(2)] == ["192.0.2.3"] and calls == [1, 2]
 
-    def always(seq, _):
+    def always(seq, dummy):
         return [dumped("192.0.2.3", 24, 2, seq, label="eth0", intr=True), done(seq)]
     with pytest.raises(state.VipKernelError, match="kept changing"):
         adapter(always).dump(2)

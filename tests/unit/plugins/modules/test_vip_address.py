@@ -121,8 +121,8 @@ def test_unmarked_ipv6_vip_is_adopted_with_nodad(fake):
 ])
 def test_unmarked_copy_in_the_way_fails_before_any_change(fake, live, start):
     kernel = fake([live, entry("192.0.2.50", label="eth0:1", proto=76)])
-    result = fails(main, {"interface": "eth0", "addresses": ["192.0.2.14", "192.0.2.13" if "." in live["address"]
-                                                              else "2001:db8::13"]})
+    vip = "192.0.2.13" if "." in live["address"] else "2001:db8::13"
+    result = fails(main, {"interface": "eth0", "addresses": ["192.0.2.14", vip]})
     assert result["msg"].startswith(start)
     assert kernel.writes == []
 

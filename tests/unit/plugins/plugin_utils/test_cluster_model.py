@@ -429,8 +429,13 @@ def test_a_host_named_by_a_name_without_a_default_route_is_found_by_its_name(mon
         hv["ansible_facts"]["interfaces"].append("eth1")
         hv["ansible_facts"]["eth1"] = {"ipv4": {"address": "198.51.100.9", "netmask": "255.255.255.0"}}
     names = {"lb01.lab.example": "192.0.2.3"}
-    monkeypatch.setattr(model.socket, "getaddrinfo", lambda name, port, family: [
-        (family, 1, 6, "", (names[name], 0))] if name in names else (_ for _ in ()).throw(OSError("unknown")))
+
+    def getaddrinfo(name, port, family):
+        if name not in names:
+            raise OSError("unknown")
+        return [(family, 1, 6, "", (names[name], port or 0))]
+
+    monkeypatch.setattr(model.socket, "getaddrinfo", getaddrinfo)
     m = lb({}, hostvars, groups)
     assert m["errors"] == [] and m["interface"] == "eth0" and m["address"] == "192.0.2.3"
     names.clear()

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print every address of one interface as `ADDRESS/PREFIX LABEL proto N`, sorted: the
 integration witness.  pyroute2's own IPRoute decodes the messages (vip_address's
 adapter is not used), so it needs a pyroute2 that knows IFA_PROTO (0.9.7)."""
