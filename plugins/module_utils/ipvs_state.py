@@ -98,13 +98,33 @@ def canonical_address(value, param: str) -> str:
         raise IPVSValidationError("%s: %r is not an IPv4 or IPv6 address" % (param, value)) from None
 
 
-def _int_in(value, low: int, high: int, param: str) -> int:
+def _ascii_digits(text: str) -> bool:
+    """True for ``"24"``; False for ``"²"`` or ``"٢٤"``, which ``str.isdigit()`` and ``int()`` take."""
+    return text.isascii() and text.isdigit()
+
+
+def _integer(value) -> int | None:
+    """``value`` as an int when it is one: an int (not a bool), an integral float, or a string
+    of ASCII digits with an optional sign.  ``int()`` alone would also take ``5.7`` (as 5),
+    ``"1_000"`` and digits of other scripts."""
     if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text[1:] if text[:1] in ("+", "-") else text
+        if _ascii_digits(digits):
+            return int(text)
+    return None
+
+
+def _int_in(value, low: int, high: int, param: str) -> int:
+    number = _integer(value)
+    if number is None:
         raise IPVSValidationError("%s: %r is not an integer" % (param, value))
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise IPVSValidationError("%s: %r is not an integer" % (param, value)) from None
     if not low <= number <= high:
         raise IPVSValidationError("%s: %d is out of range (%d..%d)" % (param, number, low, high))
     return number
@@ -113,7 +133,7 @@ def _int_in(value, low: int, high: int, param: str) -> int:
 def _prefix(value, family: str, param: str) -> int:
     """A persistence netmask as a prefix length: ``24``, ``"24"`` or ``"255.255.255.0"`` (IPv4)."""
     text = str(value).strip()
-    if text.isdigit():
+    if _ascii_digits(text):
         return _int_in(int(text), 1 if family == "ipv6" else 0, full_prefix(family), param)
     if family == "ipv6":
         raise IPVSValidationError("%s: %r must be a prefix length (1..128) for an IPv6 service" % (param, value))
@@ -492,11 +512,17 @@ def sync_maxlen_range(role: str, group: str, mtu: int) -> tuple:
 
 
 def interface_name(value, param: str = "interface") -> str:
-    """A network interface name as the kernel accepts one (no lookup)."""
+    """A network interface name as the kernel accepts one (no lookup): dev_valid_name()
+    counts bytes, and the name travels NUL-terminated, so a NUL would cut it short."""
     name = str(value)
-    if not name or len(name) > IFNAME_MAXLEN or name in (".", "..") or any(c in name for c in "/: \t\n"):
-        raise IPVSValidationError("%s: %r is not a network interface name (1..%d characters, no '/', ':' or spaces)"
-                                  % (param, value, IFNAME_MAXLEN))
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        size = 0
+    if (not 0 < size <= IFNAME_MAXLEN or name in (".", "..")
+            or any(c in "/:\0" or c.isspace() for c in name)):
+        raise IPVSValidationError("%s: %r is not a network interface name (1..%d bytes, no '/', ':', NUL or "
+                                  "white space)" % (param, value, IFNAME_MAXLEN))
     return name
 
 
