@@ -593,13 +593,20 @@ def diff_sync_daemon(desired: dict | None, current: dict | None, role: str) -> l
     return [{"action": "stop_sync_daemon", "daemon": current}, {"action": "start_sync_daemon", "daemon": desired}]
 
 
+def sync_daemon_settings(daemon: dict) -> str:
+    """``syncid 3, group 233.252.0.1 port 8848, ttl 1`` (and ``maxlen`` when known)."""
+    d = daemon
+    text = "syncid %d, group %s port %d, ttl %d" % (d["syncid"], d["mcast_group"], d["mcast_port"], d["mcast_ttl"])
+    if d.get("maxlen") is not None:
+        text += ", maxlen %d" % d["maxlen"]
+    return text
+
+
 def describe_sync_daemon(op: dict) -> str:
     """``start master sync daemon on eth0 (syncid 3, group 233.252.0.1 port 8848, ttl 1)``."""
     d = op["daemon"]
-    extra = "syncid %d, group %s port %d, ttl %d" % (d["syncid"], d["mcast_group"], d["mcast_port"], d["mcast_ttl"])
-    if d.get("maxlen") is not None:
-        extra += ", maxlen %d" % d["maxlen"]
-    return "%s %s sync daemon on %s (%s)" % (op["action"].split("_")[0], d["role"], d["interface"], extra)
+    return "%s %s sync daemon on %s (%s)" % (op["action"].split("_")[0], d["role"], d["interface"],
+                                             sync_daemon_settings(d))
 
 
 # ----------------------------------------------------------------- timeouts

@@ -112,7 +112,8 @@ def test_apply_or_restore_restores_and_names_the_refusal():
     with pytest.raises(RuntimeError) as caught:
         common.apply_or_restore(Module(), fake, ops, before)
     result = caught.value.args[0]
-    assert result["msg"] == "delete service tcp/192.0.2.99:25: Device or resource busy; nothing was changed"
+    assert result["msg"] == ("delete service tcp/192.0.2.99:25: Device or resource busy; nothing was changed: "
+                             "the %d changes made before the failure were undone" % (len(ops) - 1))
     assert result["operations"] == [state.describe(op) for op in ops]
     assert fake.table() == before
 
