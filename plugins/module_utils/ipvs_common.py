@@ -14,11 +14,13 @@ from ansible_collections.lvs.cluster.plugins.module_utils.ipvs_netlink import (
     HAS_PYROUTE2,
     PYROUTE2_IMPORT_ERROR,
     PYROUTE2_REQUIREMENT,
+    PYROUTE2_VERSION,
     IPVSEncodeError,
     IPVSError,
     IPVSKernelError,
     IPVSNetlink,
     error_text,
+    pyroute2_too_old,
     unexpected,
 )
 
@@ -85,7 +87,11 @@ def _fail(module, exc: BaseException, what: str | None = None, **extra) -> None:
 
 
 def open_ipvs(module) -> IPVSNetlink:
-    """The netlink adapter, or a fail_json that says what is missing."""
+    """The netlink adapter, or a fail_json that says what is missing (or too old)."""
+    too_old = pyroute2_too_old(PYROUTE2_VERSION)
+    if too_old:
+        extra = {"exception": PYROUTE2_IMPORT_ERROR} if PYROUTE2_IMPORT_ERROR else {}
+        module.fail_json(msg=too_old, pyroute2_version=PYROUTE2_VERSION, **extra)
     if not HAS_PYROUTE2:
         module.fail_json(msg=missing_required_lib(PYROUTE2_REQUIREMENT), exception=PYROUTE2_IMPORT_ERROR)
     try:

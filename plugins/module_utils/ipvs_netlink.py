@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import re
 import socket
 import struct
+import sys
 import traceback
 
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
@@ -38,7 +40,49 @@ else:
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
 
+PYROUTE2_MINIMUM = (0, 9, 5)
 PYROUTE2_REQUIREMENT = "pyroute2>=0.9.5"
+
+
+def _installed_pyroute2() -> str | None:
+    """The version of the pyroute2 this Python imports (even one too old to import the
+    IPVS parts from), None when there is none or it does not say."""
+    try:
+        import pyroute2
+
+        version = getattr(pyroute2, "__version__", None)
+        if isinstance(version, str) and version not in ("", "unknown"):
+            return version
+    except Exception:
+        pass
+    try:
+        from importlib.metadata import version as distribution_version
+
+        return distribution_version("pyroute2")
+    except Exception:
+        return None
+
+
+def version_numbers(text: str) -> tuple | None:
+    """``"0.9.4"`` -> (0, 9, 4); ``"0.9.5.post1"`` and ``"0.9.5rc1"`` count as 0.9.5; None if no version."""
+    match = re.match(r"([0-9]+)\.([0-9]+)(?:\.([0-9]+))?", text.strip())
+    if match is None:
+        return None
+    return tuple(int(part or 0) for part in match.groups())
+
+
+def pyroute2_too_old(found: str | None) -> str | None:
+    """The error for a pyroute2 below PYROUTE2_MINIMUM, naming both versions; None when
+    it will do, or when its version cannot be told (the import then decides)."""
+    numbers = version_numbers(found) if found else None
+    if numbers is None or numbers >= PYROUTE2_MINIMUM:
+        return None
+    return ("pyroute2 %s is installed for %s, but the lvs.cluster IPVS modules need %s (older releases "
+            "read IPVS dumps wrongly, or lack the IPVS API); upgrade it on the managed host, for example "
+            "with pip install '%s'" % (found, sys.executable, PYROUTE2_REQUIREMENT, PYROUTE2_REQUIREMENT))
+
+
+PYROUTE2_VERSION = _installed_pyroute2()
 
 if HAS_PYROUTE2:
 
