@@ -130,6 +130,13 @@ class FakeKernel:
         self.sockets.append(sock)
         return sock
 
+    def adapter(self) -> nl.IPVSNetlink:
+        """The real adapter over a new socket to this kernel (what IPVSNetlink() gives once installed)."""
+        ipvs = object.__new__(nl.IPVSNetlink)
+        ipvs._sock = self.socket()
+        ipvs._sock.bind(genl_ipvs.GENL_NAME, nl.ipvsmsg)
+        return ipvs
+
     def fail_on(self, event: str, nth: int, exc: BaseException) -> None:
         self.faults.append([event, nth, exc])
 
