@@ -61,8 +61,9 @@ UML_HALT_WAIT = 10.0      # seconds between `uml_mconsole halt` and SIGKILL
 NSPAWN_STOP_WAIT = 15.0   # seconds between SIGTERM and SIGKILL
 DEFAULT_TIMEOUT = 180.0   # seconds for every host to answer SSH
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
-HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,40}$")
+# Matched whole (fullmatch): with re.match, "$" also matches before a trailing newline.
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,19}")
+HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,40}")
 
 SSH_OPTS = [
     "-o", "StrictHostKeyChecking=no",
@@ -145,7 +146,7 @@ def load_inventory(path: Path) -> tuple[dict, list[Host]]:
     hosts, seen4 = [], {}
     for hname, entry in found.items():
         hvars, groups = entry["vars"], entry["groups"]
-        if not HOST_RE.match(hname):
+        if not isinstance(hname, str) or not HOST_RE.fullmatch(hname):
             raise LabError(f"host {hname!r}: lab host names are letters, digits and '-'")
         kind = hvars.get("lab_kind") or ("uml" if "directors" in groups else "nspawn")
         if kind not in ("uml", "nspawn"):
@@ -237,7 +238,7 @@ def kill(host: Host, sig: int) -> None:
 
 class Lab:
     def __init__(self, name: str):
-        if not NAME_RE.match(name):
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
             raise LabError(f"lab name {name!r}: lowercase letters, digits and '-', at most 20")
         self.name = name
         self.netns = name
@@ -458,8 +459,27 @@ class Lab:
 
     # ---- down -----------------------------------------------------------
 
+    def check_owned(self) -> None:
+        """Refuse a network namespace this lab did not make: `up` writes the state file
+        before it adds the namespace, so a namespace without one is someone else's."""
+        if not self.netns_exists():
+            return
+        if not self.state_file.exists():
+            raise LabError(f"network namespace {self.netns} has no lab state file {self.state_file}: "
+                           f"lvslab.py did not create it, so it is left as it is (nothing was stopped "
+                           f"or removed). If it is yours: `ip netns pids {self.netns}`, `ip netns del {self.netns}`")
+        try:
+            owner = json.loads(self.state_file.read_text()).get("name")
+        except (OSError, ValueError, AttributeError) as exc:
+            raise LabError(f"{self.state_file}: unreadable lab state ({exc}); namespace {self.netns} "
+                           "is left as it is") from exc
+        if owner != self.name:
+            raise LabError(f"{self.state_file} belongs to lab {owner!r}, not {self.name!r}; "
+                           f"namespace {self.netns} is left as it is")
+
     def down(self) -> None:
         t0 = time.monotonic()
+        self.check_owned()
         hosts = self.load()
         if not hosts and not self.netns_exists() and not self.dir.exists():
             log(f"lab {self.name}: nothing to tear down")

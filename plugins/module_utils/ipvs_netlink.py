@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import re
 import socket
 import struct
+import sys
 import traceback
 
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
@@ -38,7 +40,49 @@ else:
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
 
+PYROUTE2_MINIMUM = (0, 9, 5)
 PYROUTE2_REQUIREMENT = "pyroute2>=0.9.5"
+
+
+def _installed_pyroute2() -> str | None:
+    """The version of the pyroute2 this Python imports (even one too old to import the
+    IPVS parts from), None when there is none or it does not say."""
+    try:
+        import pyroute2
+
+        version = getattr(pyroute2, "__version__", None)
+        if isinstance(version, str) and version not in ("", "unknown"):
+            return version
+    except Exception:
+        pass
+    try:
+        from importlib.metadata import version as distribution_version
+
+        return distribution_version("pyroute2")
+    except Exception:
+        return None
+
+
+def version_numbers(text: str) -> tuple | None:
+    """``"0.9.4"`` -> (0, 9, 4); ``"0.9.5.post1"`` and ``"0.9.5rc1"`` count as 0.9.5; None if no version."""
+    match = re.match(r"([0-9]+)\.([0-9]+)(?:\.([0-9]+))?", text.strip())
+    if match is None:
+        return None
+    return tuple(int(part or 0) for part in match.groups())
+
+
+def pyroute2_too_old(found: str | None) -> str | None:
+    """The error for a pyroute2 below PYROUTE2_MINIMUM, naming both versions; None when
+    it will do, or when its version cannot be told (the import then decides)."""
+    numbers = version_numbers(found) if found else None
+    if numbers is None or numbers >= PYROUTE2_MINIMUM:
+        return None
+    return ("pyroute2 %s is installed for %s, but the lvs.cluster IPVS modules need %s (older releases "
+            "read IPVS dumps wrongly, or lack the IPVS API); upgrade it on the managed host, for example "
+            "with pip install '%s'" % (found, sys.executable, PYROUTE2_REQUIREMENT, PYROUTE2_REQUIREMENT))
+
+
+PYROUTE2_VERSION = _installed_pyroute2()
 
 if HAS_PYROUTE2:
 
@@ -121,13 +165,30 @@ _RATES = (
 )
 
 
-class IPVSKernelError(Exception):
-    """The kernel refused a request, or IPVS is not there.  ``str()`` names the object and the reason."""
+class IPVSError(Exception):
+    """Talking to the kernel's IPVS failed.  ``str()`` names the object and the reason;
+    ``op`` is the operation concerned (None for a read), ``code`` the errno if there is one."""
 
     def __init__(self, message: str, op: dict | None = None, code: int | None = None):
         super().__init__(message)
         self.op = op
         self.code = code
+
+
+class IPVSKernelError(IPVSError):
+    """The kernel refused a request, or IPVS is not there."""
+
+
+class IPVSEncodeError(IPVSError):
+    """pyroute2 could not encode a request (a value the model let through): nothing was sent."""
+
+
+class IPVSSocketError(IPVSError):
+    """The netlink conversation itself failed (a write, a read, or anything raised in between).
+
+    Which requests the kernel carried out is unknown, and the socket is not to be
+    trusted any more: read the state back through a new one.
+    """
 
 
 def _netmask_attr(family: str, prefix: int) -> str:
@@ -202,25 +263,61 @@ def _counters(nla, pairs) -> dict:
     return {name: stats.get_attr(attr) or 0 for name, attr in pairs}
 
 
-def _reason(exc: Exception) -> str:
-    code = getattr(exc, "code", None)
-    if isinstance(code, int) and code > 0:
+def _code(exc: BaseException) -> int | None:
+    """The errno of a netlink error (``code``) or a socket error (``errno``), if it has one."""
+    for attr in ("code", "errno"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value != 0:
+            return abs(value)
+    return None
+
+
+def error_text(exc: BaseException) -> str:
+    """The errno text of a netlink or socket error; type and text of anything else."""
+    code = _code(exc)
+    if code is not None:
         return os.strerror(code)
-    return str(exc)
+    text = str(exc)
+    if isinstance(exc, OSError) and text:
+        return text
+    return "%s: %s" % (type(exc).__name__, text) if text else type(exc).__name__
+
+
+def unexpected(exc: BaseException) -> bool:
+    """True for a failure nobody foresaw (a bug, not a refusal or a socket error): its
+    traceback is worth keeping.  An IPVSError is judged by the exception it wraps."""
+    if isinstance(exc, IPVSError):
+        exc = exc.__cause__ or exc
+    return not isinstance(exc, (IPVSError, OSError)) and _code(exc) is None
+
+
+def _subject(op: dict) -> str:
+    """``add real server 192.0.2.4:80 of service tcp/192.0.2.13:80``: what an operation is about."""
+    if "daemon" in op:
+        return state.describe_sync_daemon(op)
+    sid = state.service_id(op["service"])
+    if "real_server" in op:
+        return "%s %s of service %s" % (op["action"].replace("_", " "), state.real_server_id(op["real_server"]), sid)
+    return "%s %s" % (op["action"].replace("_", " "), sid)
+
+
+def _encode(msg, op: dict) -> None:
+    """Encode ``msg`` now, so that a value pyroute2 refuses fails before anything is sent."""
+    try:
+        msg.encode()
+    except Exception as exc:  # OSError from inet_pton, struct.error, UnicodeEncodeError, ...
+        raise IPVSEncodeError("%s: pyroute2 cannot encode the request (%s)" % (_subject(op), error_text(exc)),
+                              op=op) from exc
 
 
 def message_for(op: dict, code: int) -> str:
     """The kernel's refusal of ``op``, in words that name the object (and option) concerned."""
     reason = os.strerror(code)
     svc = op["service"]
-    sid = state.service_id(svc)
     if op["action"] in ("add_service", "edit_service") and code == errno.ENOENT:
         return ("scheduler: the kernel has no IPVS scheduler %r for service %s (module ip_vs_%s missing): %s"
-                % (svc["scheduler"], sid, svc["scheduler"], reason))
-    if "real_server" in op:
-        return "%s %s of service %s: %s" % (op["action"].replace("_", " "),
-                                            state.real_server_id(op["real_server"]), sid, reason)
-    return "%s %s: %s" % (op["action"].replace("_", " "), sid, reason)
+                % (svc["scheduler"], state.service_id(svc), svc["scheduler"], reason))
+    return "%s: %s" % (_subject(op), reason)
 
 
 def _daemon_attrs(daemon: dict, full: bool) -> dict:
@@ -275,17 +372,20 @@ class IPVSNetlink:
         try:
             self._sock = genl_ipvs.IPVSSocket()
         except Exception as exc:  # pragma: no cover - depends on the kernel
-            raise IPVSKernelError("cannot open a netlink socket: %s" % _reason(exc)) from exc
+            raise IPVSKernelError("cannot open a netlink socket: %s" % error_text(exc), code=_code(exc)) from exc
         try:
             self._sock.bind(genl_ipvs.GENL_NAME, ipvsmsg)
         except Exception as exc:
             self._sock.close()
             raise IPVSKernelError(
                 "the kernel has no IPVS (generic netlink family %s not found: %s); "
-                "load it with 'modprobe ip_vs'" % (genl_ipvs.GENL_NAME, _reason(exc))) from exc
+                "load it with 'modprobe ip_vs'" % (genl_ipvs.GENL_NAME, error_text(exc))) from exc
 
     def close(self) -> None:
-        self._sock.close()
+        try:
+            self._sock.close()
+        except Exception:  # closing a socket that failed: nothing more to lose
+            pass
 
     def __enter__(self):
         return self
@@ -308,7 +408,9 @@ class IPVSNetlink:
             return list(self._sock.nlm_request(msg, msg_type=self._sock.prid,
                                                msg_flags=NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)))
         except NetlinkError as exc:
-            raise IPVSKernelError("dumping %s failed: %s" % (what, _reason(exc)), code=exc.code) from exc
+            raise IPVSKernelError("dumping %s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
+        except Exception as exc:  # a socket error, or pyroute2 choking on the answer
+            raise IPVSSocketError("dumping %s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
 
     def dump(self, stats: bool = False) -> list:
         """The live table: a list of canonical services, each with its real servers.
@@ -353,7 +455,8 @@ class IPVSNetlink:
     def _dump_real_servers(self, service: dict, stats: bool) -> list:
         real_servers = []
         attrs = [("IPVS_CMD_ATTR_SERVICE", _service_attrs(service, full=False))]
-        for reply in self._dump("IPVS_CMD_GET_DEST", attrs):
+        what = "the real servers of %s" % state.service_id(service)
+        for reply in self._dump("IPVS_CMD_GET_DEST", attrs, what):
             nla = reply.get_attr("IPVS_CMD_ATTR_DEST")
             real_server = {
                 "address": str(state.ipaddress.ip_address(nla.get_attr("IPVS_DEST_ATTR_ADDR"))),
@@ -394,20 +497,21 @@ class IPVSNetlink:
     @staticmethod
     def interface_mtu(name: str) -> int | None:
         """The MTU of network interface ``name``, or None when the host has no such interface."""
-        with IPRoute() as ipr:
-            try:
+        try:
+            with IPRoute() as ipr:
                 links = ipr.link("get", ifname=name)
-            except NetlinkError as exc:
-                if exc.code == errno.ENODEV:
-                    return None
-                raise IPVSKernelError("reading interface %s failed: %s" % (name, _reason(exc)), code=exc.code) from exc
+        except NetlinkError as exc:
+            if abs(exc.code) == errno.ENODEV:
+                return None
+            raise IPVSKernelError("reading interface %s failed: %s" % (name, error_text(exc)), code=_code(exc)) from exc
+        except Exception as exc:
+            raise IPVSSocketError("reading interface %s failed: %s" % (name, error_text(exc)), code=_code(exc)) from exc
         return links[0].get_attr("IFLA_MTU") if links else None
 
     # --------------------------------------------------------------- write
 
-    def _ack(self, command: str, attrs: list, timeout: float | None = None) -> bool:
+    def _ack(self, msg, timeout: float | None = None) -> bool:
         """Send one request and wait for its acknowledgement; False if none came within ``timeout``."""
-        msg = self._msg(command, attrs)
         if timeout is None:
             list(self._sock.nlm_request(msg, msg_type=self._sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK))
             return True
@@ -415,34 +519,53 @@ class IPVSNetlink:
         msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK
         return self._sock._run_with_cleanup(_one, self._sock.asyncore, msg, timeout)
 
-    def apply_sync_daemon(self, ops: list) -> None:
-        """Stop and start sync daemons, one request each; IPVSKernelError names the first refusal.
+    def _daemon_request(self, op: dict):
+        start = op["action"] == "start_sync_daemon"
+        try:
+            msg = self._msg("IPVS_CMD_NEW_DAEMON" if start else "IPVS_CMD_DEL_DAEMON",
+                            [("IPVS_CMD_ATTR_DAEMON", _daemon_attrs(op["daemon"], full=start))])
+        except Exception as exc:
+            raise IPVSEncodeError("%s: cannot build the request (%s)" % (_subject(op), error_text(exc)), op=op) from exc
+        _encode(msg, op)
+        return msg
 
-        A daemon stopped before its kernel thread first ran makes kthread_stop() return
-        -EINTR, for which netlink sends no acknowledgement at all (netlink_rcv_skb): a stop
-        therefore waits STOP_ACK_TIMEOUT at most, then reads the daemons to see whether it worked.
+    def apply_sync_daemon(self, ops: list) -> None:
+        """Stop and start sync daemons, one request each; an IPVSError names the first failure.
+
+        Every request is built and encoded before the first is sent, so a value pyroute2
+        refuses (IPVSEncodeError) stops nothing.  A daemon stopped before its kernel
+        thread first ran makes kthread_stop() return -EINTR, for which netlink sends no
+        acknowledgement at all (netlink_rcv_skb): a stop therefore waits STOP_ACK_TIMEOUT
+        at most, then reads the daemons to see whether it worked.
         """
-        for op in ops:
+        requests = [self._daemon_request(op) for op in ops]
+        for op, msg in zip(ops, requests):
             start = op["action"] == "start_sync_daemon"
             try:
-                acked = self._ack("IPVS_CMD_NEW_DAEMON" if start else "IPVS_CMD_DEL_DAEMON",
-                                  [("IPVS_CMD_ATTR_DAEMON", _daemon_attrs(op["daemon"], full=start))],
-                                  timeout=None if start else STOP_ACK_TIMEOUT)
+                acked = self._ack(msg, timeout=None if start else STOP_ACK_TIMEOUT)
             except NetlinkError as exc:
                 code = abs(exc.code)
                 raise IPVSKernelError(sync_message_for(op, code), op=op, code=code) from exc
+            except Exception as exc:
+                raise IPVSSocketError("%s failed: %s" % (_subject(op), error_text(exc)), op=op, code=_code(exc)) from exc
             if not acked and any(d["role"] == op["daemon"]["role"] for d in self.sync_daemons()):
                 raise IPVSKernelError("%s: the kernel did not answer and the daemon still runs"
                                       % state.describe_sync_daemon(op), op=op, code=errno.ETIMEDOUT)
 
     def set_timeouts(self, timeouts: dict) -> None:
         """Set the timeouts given (seconds, each above 0); those not given stay as they are."""
-        attrs = [(_TIMEOUT_ATTRS[name], value) for name, value in timeouts.items()]
+        what = "setting the IPVS timeouts %s" % ", ".join("%s=%s" % item for item in timeouts.items())
+        msg = self._msg("IPVS_CMD_SET_CONFIG", [(_TIMEOUT_ATTRS[name], value) for name, value in timeouts.items()])
         try:
-            self._ack("IPVS_CMD_SET_CONFIG", attrs)
+            msg.encode()
+        except Exception as exc:
+            raise IPVSEncodeError("%s: pyroute2 cannot encode the request (%s)" % (what, error_text(exc))) from exc
+        try:
+            self._ack(msg)
         except NetlinkError as exc:
-            raise IPVSKernelError("setting the IPVS timeouts %s failed: %s" % (
-                ", ".join("%s=%s" % item for item in timeouts.items()), _reason(exc)), code=exc.code) from exc
+            raise IPVSKernelError("%s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
+        except Exception as exc:
+            raise IPVSSocketError("%s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
 
     def _request(self, op: dict):
         command, full = _COMMANDS[op["action"]]
@@ -457,32 +580,46 @@ class IPVSNetlink:
             flags |= NLM_F_CREATE | NLM_F_EXCL
         return msg, flags
 
+    def _encoded(self, op: dict):
+        """The request of ``op``, built and encoded: IPVSEncodeError if pyroute2 refuses a value."""
+        try:
+            msg, flags = self._request(op)
+        except Exception as exc:
+            raise IPVSEncodeError("%s: cannot build the request (%s)" % (_subject(op), error_text(exc)), op=op) from exc
+        msg["header"]["flags"] = flags
+        _encode(msg, op)
+        return msg
+
     def apply(self, ops: list) -> None:
         """Carry out ``ops`` in order, in batches.
 
-        Raises IPVSKernelError for the first operation the kernel refused (the others
-        of its batch have been carried out; the caller restores the table).
+        Every request is built and encoded before the first batch is sent, so a value
+        pyroute2 refuses (IPVSEncodeError) changes nothing.  Raises IPVSKernelError for
+        the first operation the kernel refused (the others of its batch have been
+        carried out), IPVSSocketError when a batch could not be sent or its answers not
+        read (what the kernel did of it is unknown); the caller restores the table.
         """
-        for start in range(0, len(ops), BATCH_SIZE):
-            batch = ops[start:start + BATCH_SIZE]
-            failures = self._send_batch(batch)
+        requests = [(op, self._encoded(op)) for op in ops]
+        for start in range(0, len(requests), BATCH_SIZE):
+            failures = self._send_batch(requests[start:start + BATCH_SIZE])
             if failures:
                 op, code = failures[0]
                 raise IPVSKernelError(message_for(op, code), op=op, code=code)
 
     def _send_batch(self, batch: list) -> list:
-        """Send ``batch`` in one write, then read every acknowledgement.
+        """Send ``batch`` ([(op, encoded request)]) in one write, then read every acknowledgement.
 
         Returns [(op, errno)] for the operations the kernel refused, in order.
         """
-        requests = []
-        for op in batch:
-            msg, flags = self._request(op)
+        for _, msg in batch:
             msg["header"]["type"] = self._sock.prid
-            msg["header"]["flags"] = flags
-            requests.append(msg)
-        codes = self._sock._run_with_cleanup(_batch, self._sock.asyncore, requests)
-        return [(op, code) for op, code in zip(batch, codes) if code]
+        try:
+            codes = self._sock._run_with_cleanup(_batch, self._sock.asyncore, [msg for _, msg in batch])
+        except Exception as exc:
+            first = batch[0][0]
+            raise IPVSSocketError("sending %d IPVS requests (%s first) failed: %s"
+                                  % (len(batch), _subject(first), error_text(exc)), op=first, code=_code(exc)) from exc
+        return [(op, code) for (op, _), code in zip(batch, codes) if code]
 
 
 async def _one(core, msg, timeout: float) -> bool:
@@ -503,15 +640,27 @@ async def _one(core, msg, timeout: float) -> bool:
 
 
 async def _batch(core, msgs: list) -> list:
-    """pyroute2's nlm_request_batch, keeping each request's own error code."""
+    """pyroute2's nlm_request_batch, keeping each request's own error code.
+
+    ``msgs`` come encoded: apply() encodes every request before the first batch goes
+    out, and NetlinkRequest.prepare() would encode each one again, which costs as much
+    as the rest of the write.  Only the header fields pyroute2 fills in per request
+    (type, flags, sequence number, port id) are written into the bytes already made.
+    """
+    await core.setup_endpoint()
     requests = []
-    data = b""
+    data = bytearray()
     for msg in msgs:
-        request = NetlinkRequest(core, msg)
-        await request.prepare()
-        data += request.msg.data
+        if not msg.data:
+            msg.encode()
+        encoded = bytearray(msg.data)
+        request = NetlinkRequest(core, msg)  # a sequence number and port id; it resets msg.data
+        header = msg["header"]
+        struct.pack_into("=HHII", encoded, 4, header["type"], header["flags"], header["sequence_number"], header["pid"])
+        core.msg_queue.ensure_tag(request.msg_seq)
+        data += encoded
         requests.append(request)
-    core.send(data)
+    core.send(bytes(data))
     codes = []
     for request in requests:
         try:

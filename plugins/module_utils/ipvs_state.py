@@ -105,13 +105,33 @@ def canonical_address(value, param: str) -> str:
         raise IPVSValidationError("%s: %r is not an IPv4 or IPv6 address" % (param, value)) from None
 
 
-def _int_in(value, low: int, high: int, param: str) -> int:
+def _ascii_digits(text: str) -> bool:
+    """True for ``"24"``; False for ``"²"`` or ``"٢٤"``, which ``str.isdigit()`` and ``int()`` take."""
+    return text.isascii() and text.isdigit()
+
+
+def _integer(value) -> int | None:
+    """``value`` as an int when it is one: an int (not a bool), an integral float, or a string
+    of ASCII digits with an optional sign.  ``int()`` alone would also take ``5.7`` (as 5),
+    ``"1_000"`` and digits of other scripts."""
     if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text[1:] if text[:1] in ("+", "-") else text
+        if _ascii_digits(digits):
+            return int(text)
+    return None
+
+
+def _int_in(value, low: int, high: int, param: str) -> int:
+    number = _integer(value)
+    if number is None:
         raise IPVSValidationError("%s: %r is not an integer" % (param, value))
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise IPVSValidationError("%s: %r is not an integer" % (param, value)) from None
     if not low <= number <= high:
         raise IPVSValidationError("%s: %d is out of range (%d..%d)" % (param, number, low, high))
     return number
@@ -120,7 +140,7 @@ def _int_in(value, low: int, high: int, param: str) -> int:
 def _prefix(value, family: str, param: str) -> int:
     """A persistence netmask as a prefix length: ``24``, ``"24"`` or ``"255.255.255.0"`` (IPv4)."""
     text = str(value).strip()
-    if text.isascii() and text.isdigit():  # not "²", which isdigit() takes and int() refuses
+    if _ascii_digits(text):
         return _int_in(int(text), 1 if family == "ipv6" else 0, full_prefix(family), param)
     if family == "ipv6":
         raise IPVSValidationError("%s: %r must be a prefix length (1..128) for an IPv6 service" % (param, value))
@@ -499,11 +519,17 @@ def sync_maxlen_range(role: str, group: str, mtu: int) -> tuple:
 
 
 def interface_name(value, param: str = "interface") -> str:
-    """A network interface name as the kernel accepts one (no lookup)."""
+    """A network interface name as the kernel accepts one (no lookup): dev_valid_name()
+    counts bytes, and the name travels NUL-terminated, so a NUL would cut it short."""
     name = str(value)
-    if not name or len(name) > IFNAME_MAXLEN or name in (".", "..") or any(c in name for c in "/: \t\n"):
-        raise IPVSValidationError("%s: %r is not a network interface name (1..%d characters, no '/', ':' or spaces)"
-                                  % (param, value, IFNAME_MAXLEN))
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        size = 0
+    if (not 0 < size <= IFNAME_MAXLEN or name in (".", "..")
+            or any(c in "/:\0" or c.isspace() for c in name)):
+        raise IPVSValidationError("%s: %r is not a network interface name (1..%d bytes, no '/', ':', NUL or "
+                                  "white space)" % (param, value, IFNAME_MAXLEN))
     return name
 
 
@@ -574,13 +600,20 @@ def diff_sync_daemon(desired: dict | None, current: dict | None, role: str) -> l
     return [{"action": "stop_sync_daemon", "daemon": current}, {"action": "start_sync_daemon", "daemon": desired}]
 
 
+def sync_daemon_settings(daemon: dict) -> str:
+    """``syncid 3, group 233.252.0.1 port 8848, ttl 1`` (and ``maxlen`` when known)."""
+    d = daemon
+    text = "syncid %d, group %s port %d, ttl %d" % (d["syncid"], d["mcast_group"], d["mcast_port"], d["mcast_ttl"])
+    if d.get("maxlen") is not None:
+        text += ", maxlen %d" % d["maxlen"]
+    return text
+
+
 def describe_sync_daemon(op: dict) -> str:
     """``start master sync daemon on eth0 (syncid 3, group 233.252.0.1 port 8848, ttl 1)``."""
     d = op["daemon"]
-    extra = "syncid %d, group %s port %d, ttl %d" % (d["syncid"], d["mcast_group"], d["mcast_port"], d["mcast_ttl"])
-    if d.get("maxlen") is not None:
-        extra += ", maxlen %d" % d["maxlen"]
-    return "%s %s sync daemon on %s (%s)" % (op["action"].split("_")[0], d["role"], d["interface"], extra)
+    return "%s %s sync daemon on %s (%s)" % (op["action"].split("_")[0], d["role"], d["interface"],
+                                             sync_daemon_settings(d))
 
 
 # ----------------------------------------------------------------- timeouts

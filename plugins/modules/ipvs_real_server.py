@@ -164,11 +164,12 @@ from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as s
 POLL_INTERVAL = 0.5
 
 
-def wait_for_drain(ipvs, service: dict, real_server: dict, timeout: int) -> dict:
+def wait_for_drain(module, ipvs, service: dict, real_server: dict, timeout: int) -> dict:
     """Poll the real server's active connections until zero or ``timeout`` seconds pass."""
     start = time.monotonic()
     while True:
-        counts = ipvs.real_server_connections(service, real_server["address"], real_server["port"]) or {}
+        counts = common.call(module, ipvs.real_server_connections, service, real_server["address"],
+                             real_server["port"]) or {}
         active = counts.get("active_connections", 0)
         waited = time.monotonic() - start
         if active == 0 or waited >= timeout:
@@ -215,7 +216,7 @@ def main():
 
         drain = {}
         if params["state"] == "drained" and not module.check_mode:
-            drain = wait_for_drain(ipvs, live_service, desired, params["drain_timeout"])
+            drain = wait_for_drain(module, ipvs, live_service, desired, params["drain_timeout"])
     module.exit_json(
         changed=bool(ops),
         real_server=desired or {},

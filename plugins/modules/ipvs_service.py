@@ -16,7 +16,9 @@ description:
   - Talks to the kernel over generic netlink (pyroute2); it never runs C(ipvsadm).
   - Reads the live table, compares it with the requested state and applies only the
     difference; a run against a table that already matches changes nothing.
-  - If the kernel refuses a change part-way, the service is put back as it was.
+  - If a change fails part-way (the kernel refuses it, pyroute2 cannot encode a value, the
+    netlink socket fails), the service is read back and put back as it was, and the task
+    fails saying so.
   - Do not use it on services that keepalived or ldirectord manage; they own those.
 author:
   - lvs.cluster maintainers (@lvs-cluster)
@@ -142,7 +144,7 @@ def main():
         else:
             ops = state.diff_service(desired, current, module.params["purge_real_servers"])
         common.apply_or_restore(module, ipvs, ops, before_table)
-        after_table = state.apply_ops(before_table, ops) if module.check_mode else common.dump(module, ipvs)
+        after_table = state.apply_ops(before_table, ops) if module.check_mode else common.dump(module, ipvs, applied=ops)
     after = next((s for s in after_table if state.service_key(s) == state.service_key(desired)), None)
     module.exit_json(
         changed=bool(ops),

@@ -17,8 +17,9 @@ description:
   - Talks to the kernel over generic netlink (pyroute2); it never runs C(ipvsadm).
   - Reads the running daemons first; a daemon that already runs with these settings is left
     alone. One that runs with other settings is stopped and started again (the kernel cannot
-    change a running daemon); the diff and RV(operations) say so. If the new start fails,
-    the daemon is started again as it was.
+    change a running daemon); the diff and RV(operations) say so. Both requests are encoded
+    before the stop is sent. If the restart fails, the daemons are read back and, if none of
+    O(role) runs, the old one is started again; the failure says which daemon runs.
   - The daemon of the other role is never touched.
 author:
   - lvs.cluster maintainers (@lvs-cluster)

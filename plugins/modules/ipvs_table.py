@@ -18,7 +18,9 @@ description:
     list are removed (new ones are added before old ones go).
   - With O(purge), live services that are not listed are removed too, except those that
     O(purge_exclude) protects (for example services that keepalived owns).
-  - If the kernel refuses a change part-way, the services touched are put back as they were.
+  - Every request is encoded before the first is sent. If a change fails part-way (the kernel
+    refuses it, the netlink socket fails), the services touched are read back and put back as
+    they were, and the task fails saying so.
 author:
   - lvs.cluster maintainers (@lvs-cluster)
 attributes:
@@ -214,7 +216,7 @@ def main():
         before_table = common.dump(module, ipvs)
         ops = state.diff_table(desired, before_table, purge=module.params["purge"], exclude=exclude)
         common.apply_or_restore(module, ipvs, ops, before_table)
-        after_table = state.apply_ops(before_table, ops) if module.check_mode else common.dump(module, ipvs)
+        after_table = state.apply_ops(before_table, ops) if module.check_mode else common.dump(module, ipvs, applied=ops)
 
     touched = {state.service_key(s) for s in desired} | {state.service_key(op["service"]) for op in ops}
     listed = {state.service_key(s) for s in desired}

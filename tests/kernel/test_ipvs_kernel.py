@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_netlink as nl
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 from ansible_collections.lvs.cluster.plugins.module_utils.ipvs_common import apply_or_restore
 from ansible_collections.lvs.cluster.plugins.module_utils.ipvs_netlink import IPVSKernelError
@@ -154,6 +155,25 @@ def test_failed_apply_restores_the_table(ipvs):
         apply_or_restore(Module(), ipvs, ops, before)
     assert ipvs.dump() == before
     assert saved() == witness
+
+
+def test_a_value_the_encoder_refuses_changes_nothing_even_in_a_later_batch(ipvs, monkeypatch):
+    """fe80::1%eth0 (a zone ID: ipaddress keeps it, inet_pton refuses it) in the last of
+    three writes: every request is encoded before the first is sent."""
+    monkeypatch.setattr(nl, "BATCH_SIZE", 2)
+    converge(ipvs, state.services_from_params([web()]))
+    before = ipvs.dump()
+    witness = saved()
+    ops = state.diff_table(state.services_from_params([web(scheduler="rr", port=8080)]), before, purge=True)
+    zoned = dict(state.service_from_params({"address": "2001:db8::13", "port": 80}), address="fe80::1%eth0")
+    ops.append({"action": "add_service", "service": zoned})
+    assert len(ops) > 4
+    with pytest.raises(nl.IPVSEncodeError, match=r"^add service tcp/\[fe80::1%eth0\]:80: pyroute2 cannot encode"):
+        ipvs.apply(ops)
+    assert saved() == witness
+    with pytest.raises(RuntimeError, match="; nothing was changed$"):
+        apply_or_restore(Module(), ipvs, ops, before)
+    assert ipvs.dump() == before
 
 
 def test_batches_larger_than_one_write(ipvs):

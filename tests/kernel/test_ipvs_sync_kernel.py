@@ -13,7 +13,8 @@ import subprocess
 import pytest
 
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
-from ansible_collections.lvs.cluster.plugins.module_utils.ipvs_netlink import IPVSKernelError
+from ansible_collections.lvs.cluster.plugins.module_utils.ipvs_common import apply_sync_daemon_or_restore
+from ansible_collections.lvs.cluster.plugins.module_utils.ipvs_netlink import IPVSEncodeError, IPVSKernelError
 
 IFACE = "sync0"
 
@@ -116,3 +117,42 @@ def test_timeouts_get_and_set(sync):
     assert run("ipvsadm", "-L", "--timeout").strip() == "Timeout (tcp tcpfin udp): 3600 120 60"
     sync.set_timeouts({"tcp_fin": state.MAX_TIMEOUT})
     assert sync.timeouts()["tcp_fin"] == state.MAX_TIMEOUT
+
+
+class Module:
+    """The two things apply_sync_daemon_or_restore asks of an AnsibleModule."""
+
+    check_mode = False
+
+    def fail_json(self, **result):
+        raise RuntimeError(result["msg"])
+
+
+def running(ipvs, role="master"):
+    return next((d for d in ipvs.sync_daemons() if d["role"] == role), None)
+
+
+def test_a_restart_the_kernel_refuses_brings_the_old_daemon_back(sync):
+    converge(sync, desired(syncid=1))
+    old = running(sync)
+    new = dict(desired(syncid=2), interface="nosuch0")  # passes the model here; the kernel has no such device
+    ops = state.diff_sync_daemon(new, old, "master")
+    with pytest.raises(RuntimeError) as failure:
+        apply_sync_daemon_or_restore(Module(), sync, ops, old)
+    assert str(failure.value).startswith("interface: the kernel finds no interface 'nosuch0'")
+    assert str(failure.value).endswith("; the old master sync daemon runs again as before")
+    assert running(sync) == old
+    assert any("syncid=1" in line for line in witness())
+
+
+def test_a_restart_whose_start_cannot_be_encoded_stops_nothing(sync):
+    converge(sync, desired(syncid=1))
+    old = running(sync)
+    new = dict(desired(syncid=2, mcast_group="ff0e::db8:0:81"), mcast_group="ff02::1%sync0")
+    ops = state.diff_sync_daemon(new, old, "master")
+    with pytest.raises(IPVSEncodeError):
+        sync.apply_sync_daemon(ops)
+    assert running(sync) == old
+    with pytest.raises(RuntimeError, match="; nothing was changed: the master sync daemon runs as before$"):
+        apply_sync_daemon_or_restore(Module(), sync, ops, old)
+    assert running(sync) == old

@@ -41,6 +41,11 @@ import pytest
 
 from ansible_collections.lvs.cluster.tests.unit.plugins.modules import utils
 
+try:
+    from ansible_collections.lvs.cluster.tests.unit.plugins.modules import netlink_fake
+except ImportError:  # no pyroute2: the tests that need it are skipped
+    netlink_fake = None  # type: ignore[assignment]
+
 
 @pytest.fixture
 def harness(monkeypatch):
@@ -53,4 +58,16 @@ def fake_ipvs(monkeypatch):
     """A factory: ``fake_ipvs(table, **kwargs)`` makes the modules use an in-memory FakeIPVS."""
     def install(table=None, **kwargs):
         return utils.install_fake(monkeypatch, table, **kwargs)
+    return install
+
+
+@pytest.fixture
+def fake_kernel(monkeypatch):
+    """A factory: ``fake_kernel(table, **kwargs)`` makes the modules run the real netlink
+    adapter over an in-memory kernel that decodes every message the adapter encodes."""
+    if netlink_fake is None:
+        pytest.skip("pyroute2 is not installed")
+
+    def install(table=None, **kwargs):
+        return netlink_fake.install_kernel(monkeypatch, table, **kwargs)
     return install

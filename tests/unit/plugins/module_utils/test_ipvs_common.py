@@ -12,12 +12,15 @@ import pytest
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_common as common
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_netlink as nl
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 from ansible_collections.lvs.cluster.plugins.modules import (
     ipvs_info,
     ipvs_real_server,
     ipvs_service,
+    ipvs_sync_daemon,
     ipvs_table,
+    ipvs_timeouts,
 )
 from ansible_collections.lvs.cluster.tests.unit.plugins.modules.utils import (
     FakeIPVS,
@@ -31,6 +34,8 @@ MODULES = {
                                                  "address": "192.0.2.4"}),
     "ipvs_table": (ipvs_table.main, {"services": []}),
     "ipvs_info": (ipvs_info.main, {}),
+    "ipvs_sync_daemon": (ipvs_sync_daemon.main, {"role": "master", "state": "stopped"}),
+    "ipvs_timeouts": (ipvs_timeouts.main, {"tcp": 60}),
 }
 
 
@@ -66,6 +71,45 @@ def test_missing_pyroute2_is_reported_through_missing_required_lib(no_pyroute2, 
     assert result["msg"] == missing_required_lib(common.PYROUTE2_REQUIREMENT)
     assert "pyroute2" in result["exception"]
     assert no_pyroute2.opened == 0
+
+
+@pytest.mark.parametrize("found, numbers", [("0.9.4", (0, 9, 4)), ("0.9.5", (0, 9, 5)), ("0.10", (0, 10, 0)),
+                                            ("0.9.5.post1", (0, 9, 5)), ("0.9.6rc1", (0, 9, 6)), ("unknown", None),
+                                            ("\u0660.9.5", None)])
+def test_version_numbers(found, numbers):
+    assert nl.version_numbers(found) == numbers
+
+
+@pytest.mark.parametrize("found", ["0.9.5", "0.9.7", "0.10.0", "1.0", None, "unknown"])
+def test_a_recent_or_unknown_pyroute2_will_do(found):
+    assert nl.pyroute2_too_old(found) is None
+
+
+@pytest.mark.parametrize("found", ["0.9.4", "0.8.1", "0.7.2"])
+def test_an_older_pyroute2_is_named_with_the_version_needed(found):
+    message = nl.pyroute2_too_old(found)
+    assert message.startswith("pyroute2 %s is installed for " % found)
+    assert "need pyroute2>=0.9.5" in message
+
+
+def test_the_installed_pyroute2_is_found():
+    pyroute2 = pytest.importorskip("pyroute2")
+    assert pyroute2.__version__ == nl.PYROUTE2_VERSION
+
+
+@pytest.mark.usefixtures("harness")
+@pytest.mark.parametrize("name", list(MODULES))
+@pytest.mark.parametrize("importable", [True, False], ids=["imports", "lacks-ipvs"])
+def test_a_too_old_pyroute2_fails_naming_both_versions(fake_ipvs, monkeypatch, name, importable):
+    """0.9.4 imports fine (HAS_PYROUTE2) yet is below the minimum; 0.7.2 lacks the IPVS API."""
+    fake = fake_ipvs()
+    monkeypatch.setattr(common, "PYROUTE2_VERSION", "0.9.4" if importable else "0.7.2")
+    monkeypatch.setattr(common, "HAS_PYROUTE2", importable)
+    main, args = MODULES[name]
+    result = fails(main, args)
+    assert result["msg"].startswith("pyroute2 %s is installed for " % ("0.9.4" if importable else "0.7.2"))
+    assert "need pyroute2>=0.9.5" in result["msg"]
+    assert fake.opened == 0
 
 
 # ----------------------------------------------------------- apply_or_restore
@@ -112,7 +156,8 @@ def test_apply_or_restore_restores_and_names_the_refusal():
     with pytest.raises(RuntimeError) as caught:
         common.apply_or_restore(Module(), fake, ops, before)
     result = caught.value.args[0]
-    assert result["msg"] == "delete service tcp/192.0.2.99:25: Device or resource busy; nothing was changed"
+    assert result["msg"] == ("delete service tcp/192.0.2.99:25: Device or resource busy; nothing was changed: "
+                             "the %d changes made before the failure were undone" % (len(ops) - 1))
     assert result["operations"] == [state.describe(op) for op in ops]
     assert fake.table() == before
 

@@ -231,8 +231,13 @@ def test_kernel_error_keeps_op_and_code():
 def test_reason_prefers_the_errno_text():
     from pyroute2.netlink.exceptions import NetlinkError
 
-    assert nl._reason(NetlinkError(errno.EPERM)) == os.strerror(errno.EPERM)
-    assert nl._reason(RuntimeError("plain")) == "plain"
+    assert nl.error_text(NetlinkError(errno.EPERM)) == os.strerror(errno.EPERM)
+    assert nl.error_text(NetlinkError(-errno.EPERM)) == os.strerror(errno.EPERM)
+    assert nl.error_text(OSError(errno.ENOBUFS, "x")) == os.strerror(errno.ENOBUFS)
+    assert nl.error_text(OSError("illegal IP address string passed to inet_pton")) == \
+        "illegal IP address string passed to inet_pton"
+    assert nl.error_text(RuntimeError("plain")) == "RuntimeError: plain"
+    assert nl.error_text(KeyError()) == "KeyError"
 
 
 # ----------------------------------------------------------------- requests
@@ -274,8 +279,8 @@ def test_apply_reports_the_first_refusal_and_stops_after_its_batch(monkeypatch):
     sent = []
 
     def send_batch(batch):
-        sent.append([op["real_server"]["address"] for op in batch])
-        return [(op, errno.EEXIST) for op in batch if op["real_server"]["address"] in ("192.0.2.4", "192.0.2.3")]
+        sent.append([op["real_server"]["address"] for op, _ in batch])
+        return [(op, errno.EEXIST) for op, _ in batch if op["real_server"]["address"] in ("192.0.2.4", "192.0.2.3")]
 
     ipvs = adapter()
     monkeypatch.setattr(ipvs, "_send_batch", send_batch, raising=False)
@@ -381,7 +386,7 @@ def test_timeouts_are_u32_attributes():
 
 def test_a_stop_without_acknowledgement_is_checked_by_reading_the_daemons(monkeypatch):
     ipvs = adapter()
-    monkeypatch.setattr(ipvs, "_ack", lambda command, attrs, timeout=None: False, raising=False)
+    monkeypatch.setattr(ipvs, "_ack", lambda msg, timeout=None: False, raising=False)
     monkeypatch.setattr(ipvs, "sync_daemons", lambda: [], raising=False)
     ipvs.apply_sync_daemon([{"action": "stop_sync_daemon", "daemon": DAEMON4}])  # gone: fine
     monkeypatch.setattr(ipvs, "sync_daemons", lambda: [dict(DAEMON4, maxlen=1472)], raising=False)

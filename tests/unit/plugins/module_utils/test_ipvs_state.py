@@ -247,6 +247,35 @@ def test_persistence_netmask(base, netmask, prefix):
     assert service["persistence_timeout"] == 300
 
 
+@pytest.mark.parametrize("netmask", ["\u00b2", "\u0662\u0664", "\uff12\uff14", "2\u2074", "+24", "2_4"],
+                         ids=["superscript-2", "arabic-indic-24", "fullwidth-24", "2-superscript-4", "plus", "underscore"])
+@pytest.mark.parametrize("base", [V4, V6], ids=["ipv4", "ipv6"])
+def test_persistence_netmask_takes_ascii_digits_only(base, netmask):
+    """"\u00b2".isdigit() is true and int() takes "\u0662\u0664": neither is a prefix length here."""
+    with pytest.raises(IPVSValidationError) as caught:
+        svc(base, persistence_timeout=300, persistence_netmask=netmask)
+    assert str(caught.value).startswith("persistence_netmask: %r " % netmask)
+
+
+@pytest.mark.parametrize("value, expected", [
+    (80, 80), ("80", 80), (" 80 ", 80), ("+80", 80), (80.0, 80),
+    ("\u0668\u0660", None), ("8_0", None), (80.5, None), ("80.0", None), (True, None),
+    (float("nan"), None), (float("inf"), None), ("", None), ("-", None), ([80], None),
+])
+def test_integers_are_plain_ascii_digits_or_integral_numbers(value, expected):
+    """int() alone would take 80.5 (as 80), "8_0" and Arabic-Indic digits."""
+    if expected is None:
+        with pytest.raises(IPVSValidationError, match="^port: .* is not an integer$"):
+            svc(port=value)
+    else:
+        assert svc(port=value)["port"] == expected
+
+
+def test_a_negative_string_is_out_of_range_not_garbage():
+    with pytest.raises(IPVSValidationError, match=r"^port: -1 is out of range \(1..65535\)$"):
+        svc(port="-1")
+
+
 def test_hostmask_is_not_a_netmask():
     with pytest.raises(IPVSValidationError) as caught:
         svc(persistence_timeout=300, persistence_netmask="0.0.0.255")

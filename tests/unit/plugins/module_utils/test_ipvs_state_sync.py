@@ -23,6 +23,11 @@ def test_a_valid_master():
                         "mcast_port": 8848, "mcast_ttl": 1, "maxlen": None}
 
 
+def test_a_name_of_15_bytes_is_fine():
+    assert daemon(interface="e" * 15)["interface"] == "e" * 15
+    assert daemon(interface="eth\u00e9")["interface"] == "eth\u00e9"  # 5 bytes
+
+
 def test_defaults_are_the_kernels():
     d = state.sync_daemon_from_params({"role": "backup", "interface": "eth0"}, 1500)
     assert (d["syncid"], d["mcast_group"], d["mcast_port"], d["mcast_ttl"], d["maxlen"]) == (0, "224.0.0.81", 8848, 1, None)
@@ -44,6 +49,16 @@ def test_ipv6_group_is_canonical():
     ({"mcast_port": 65536}, "mcast_port", "out of range"),
     ({"interface": "a-name-longer-than-15"}, "interface", "is not a network interface name"),
     ({"interface": "../etc"}, "interface", "is not a network interface name"),
+    # dev_valid_name() counts bytes: 13 characters, 24 bytes in UTF-8
+    ({"interface": "eth\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"}, "interface",
+     "is not a network interface name (1..15 bytes"),
+    # a NUL would end the name the kernel reads: "e\0th" would be taken for "e"
+    ({"interface": "e\x00th"}, "interface", "is not a network interface name"),
+    ({"interface": "eth\r0"}, "interface", "is not a network interface name"),
+    ({"interface": "eth\x0b0"}, "interface", "is not a network interface name"),
+    ({"interface": "eth\u00a00"}, "interface", "is not a network interface name"),
+    ({"interface": "\ud800"}, "interface", "is not a network interface name"),
+    ({"interface": ""}, "interface", "is not a network interface name"),
     ({"interface": None}, "interface", "required to start a master sync daemon"),
     ({"role": "primary"}, "role", "is not one of master, backup"),
     ({"maxlen": 1473}, "maxlen", "1473 is out of range for a master sync daemon on eth0 (MTU 1500) with an IPv4 group (1..1472)"),

@@ -169,7 +169,7 @@ def test_kernel_refusal_midway_restores_the_service(fake_ipvs):
                   purge_real_servers=True)
     result = fails(main, params)
     assert result["msg"].startswith("add real server 192.0.2.6:80 of service tcp/192.0.2.13:80: Invalid argument")
-    assert result["msg"].endswith("nothing was changed")
+    assert result["msg"].endswith("; nothing was changed: the 2 changes made before the failure were undone")
     assert result["operations"] == [
         "edit real server 192.0.2.4:80 in tcp/192.0.2.13:80 (dr, weight 9)",
         "add real server 192.0.2.6:80 in tcp/192.0.2.13:80 (dr, weight 1)",

@@ -93,5 +93,5 @@ def test_a_refused_restart_starts_the_old_daemon_again(fake_ipvs):
     fake = fake_ipvs(daemons=[RUNNING], refuse_daemon=lambda op: errno.EINVAL if op["daemon"]["syncid"] == 8 else 0)
     result = fails(main, dict(MASTER, syncid=8))
     assert result["msg"].startswith("start master sync daemon on eth0 (syncid 8")
-    assert result["msg"].endswith("the daemon runs again as before")
+    assert result["msg"].endswith("; the old master sync daemon runs again as before")
     assert fake.sync_daemons() == [RUNNING]

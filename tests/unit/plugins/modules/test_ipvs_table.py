@@ -124,7 +124,7 @@ def test_kernel_refusal_midway_restores_every_touched_service(fake_ipvs):
     fake = fake_ipvs(copy.deepcopy(original), refuse=refuse_address("192.0.2.5"))
     result = fails(main, DESIRED)
     assert result["msg"] == ("add real server 192.0.2.5:80 of service tcp/192.0.2.13:80: Invalid argument; "
-                             "nothing was changed")
+                             "nothing was changed: the 5 changes made before the failure were undone")
     assert len(result["operations"]) == 6
     assert fake.table() == original
 
