@@ -611,15 +611,15 @@ class IPVSNetlink:
 
         Returns [(op, errno)] for the operations the kernel refused, in order.
         """
-        for _, msg in batch:
+        for _op, msg in batch:
             msg["header"]["type"] = self._sock.prid
         try:
-            codes = self._sock._run_with_cleanup(_batch, self._sock.asyncore, [msg for _, msg in batch])
+            codes = self._sock._run_with_cleanup(_batch, self._sock.asyncore, [pair[1] for pair in batch])
         except Exception as exc:
             first = batch[0][0]
             raise IPVSSocketError("sending %d IPVS requests (%s first) failed: %s"
                                   % (len(batch), _subject(first), error_text(exc)), op=first, code=_code(exc)) from exc
-        return [(op, code) for (op, _), code in zip(batch, codes) if code]
+        return [(pair[0], code) for pair, code in zip(batch, codes) if code]
 
 
 async def _one(core, msg, timeout: float) -> bool:

@@ -177,7 +177,7 @@ def table_pairs(draw, max_services: int = 4, schedulers: tuple = state.SCHEDULER
         return draw(tables(max_services, schedulers)), draw(tables(max_services, schedulers))
     start = draw(tables(max_services, schedulers, min_services=1))
     desired = copy.deepcopy(start)
-    for _ in range(draw(st.integers(1, 4))):
+    for _step in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["service setting", "real server setting", "real server setting",
                                      "drop real server", "add real server", "drop service", "add service"]))
         if not desired:

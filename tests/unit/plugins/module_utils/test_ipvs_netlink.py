@@ -279,8 +279,9 @@ def test_apply_reports_the_first_refusal_and_stops_after_its_batch(monkeypatch):
     sent = []
 
     def send_batch(batch):
-        sent.append([op["real_server"]["address"] for op, _ in batch])
-        return [(op, errno.EEXIST) for op, _ in batch if op["real_server"]["address"] in ("192.0.2.4", "192.0.2.3")]
+        ops = [pair[0] for pair in batch]
+        sent.append([op["real_server"]["address"] for op in ops])
+        return [(op, errno.EEXIST) for op in ops if op["real_server"]["address"] in ("192.0.2.4", "192.0.2.3")]
 
     ipvs = adapter()
     monkeypatch.setattr(ipvs, "_send_batch", send_batch, raising=False)

@@ -75,7 +75,7 @@ class KernelSays(Exception):
 
 
 def _attrs(nla) -> dict:
-    return {name: value for name, value in nla["attrs"]} if nla is not None else {}
+    return dict(nla["attrs"]) if nla is not None else {}
 
 
 def _prefix(family: str, dotted: str) -> int:
