@@ -700,9 +700,10 @@ def _ha(s: Mapping, hostvars: Mapping, groups: Mapping, host: str, own4: str | N
                     fail("lb_vrrp_unicast: director %s has no IPv4 address to send adverts to; set its lvs_address "
                          "(or an address as ansible_host, or gather its facts)" % h)
                 peer_addresses.append(found)
+    router_id = whole(s.get("lb_vrrp_router_id"), 1, 255, "lb_vrrp_router_id")
     result = {
-        "instance": "LVS_%d" % whole(s.get("lb_vrrp_router_id"), 1, 255, "lb_vrrp_router_id"),
-        "router_id": whole(s.get("lb_vrrp_router_id"), 1, 255, "lb_vrrp_router_id"),
+        "instance": "LVS_%d" % router_id,
+        "router_id": router_id,
         "priorities": priorities,
         "priority": priorities[host],
         "advert_int": advert,
