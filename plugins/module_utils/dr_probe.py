@@ -369,6 +369,8 @@ def parse_frame(frame: bytes) -> Segment | None:
         return None
     (ethertype,) = struct.unpack_from("!H", frame, 12)
     data = frame[14:]
+    src: ipaddress.IPv4Address | ipaddress.IPv6Address
+    dst: ipaddress.IPv4Address | ipaddress.IPv6Address
     if ethertype == ETH_P_IP:
         if len(data) < 20 or data[0] >> 4 != 4:
             return None
@@ -440,7 +442,7 @@ def _assemble(program: list) -> list:
             labels[item] = position
         else:
             position += 1
-    out = []
+    out: list = []
     for item in program:
         if isinstance(item, str):
             continue
@@ -520,6 +522,15 @@ class PacketLink:
             self._sock.close()
             raise ProbeError("cannot set up a packet socket on %s: %s" % (ifname, exc.strerror or exc)) from exc
 
+    @staticmethod
+    def probe_permission() -> None:
+        try:
+            socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0).close()
+        except PermissionError as exc:
+            raise ProbeSetupError("opening a packet socket needs root (CAP_NET_RAW): %s" % exc.strerror) from exc
+        except OSError as exc:
+            raise ProbeSetupError("cannot open a packet socket: %s" % exc.strerror) from exc
+
     def send(self, frame: bytes) -> None:
         try:
             self._sock.send(frame)
@@ -593,7 +604,7 @@ class RouteNetlink:
         self._sequence += 1
         sequence = self._sequence
         self._sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, flags, sequence, 0) + body)
-        replies = []
+        replies: list = []
         while True:
             try:
                 data = self._sock.recv(1 << 20)
@@ -686,6 +697,10 @@ def interface_mac(ifname: str) -> bytes:
     return mac
 
 
+def interface_name(index: int) -> str:
+    return socket.if_indextoname(index)
+
+
 def interface_mtu(ifname: str) -> int:
     try:
         return struct.unpack_from("i", _ifreq(ifname, SIOCGIFMTU), 16)[0]
@@ -743,7 +758,7 @@ def find_path(real_server: str, port: int, timeout: float = NEIGHBOUR_WAIT, netl
             raise ProbeError("%s is reached through the gateway %s: direct routing needs the real server on a link "
                              "of this host" % (real, route["gateway"]))
         try:
-            ifname = socket.if_indextoname(route["oif"])
+            ifname = interface_name(route["oif"])
         except OSError as exc:
             raise ProbeError("the route to %s goes through interface %d, which is gone" % (real, route["oif"])) from exc
         source = choose_source(real, route["prefsrc"], rtnl.addresses(ip.version, route["oif"]))
@@ -949,7 +964,7 @@ class _Conversation:
                 continue
             if segment.flags & TCP_RST:
                 if (segment.seq - self.rcv_nxt) & 0xFFFFFFFF < WINDOW:
-                    verdict = judge_http(response, True, self.request, self.status, self.receive)
+                    verdict = judge_http(response, True, self.request, self.status, self.receive) or (False, "", None)
                     if verdict[0]:
                         return self._result(*verdict)
                     return self._result(False, "%s reset the connection to %s after %d bytes of the response to %s"
@@ -1004,6 +1019,36 @@ def tcp_probe(path: Path, address: str, port: int, mode: str = "http", request: 
     finally:
         if own:
             link.close()
+
+
+def run_probes(probes: list, timeout: float, path_finder: Callable | None = None, prober: Callable | None = None) -> list:
+    """Each of ``probes`` (check_probe's dicts) with ok, reason, http_status and elapsed added.
+
+    A probe that cannot be made (no path, no neighbour) is a failed result; ProbeSetupError
+    (this host cannot probe at all) is raised.
+    """
+    results = []
+    for entry in probes:
+        start = time.monotonic()
+        limit = entry.get("timeout", timeout)
+        try:
+            path = (path_finder or find_path)(entry["real_server"], entry["port"], min(NEIGHBOUR_WAIT, limit / 2))
+            result = (prober or tcp_probe)(path, entry["address"], entry["port"], mode=entry["mode"],
+                                           request=entry["request"], host=entry["host"], status=entry["status"],
+                                           receive=entry["receive"],
+                                           timeout=max(limit - (time.monotonic() - start), 0.1))
+        except ProbeSetupError:
+            raise
+        except ProbeError as exc:
+            result = ProbeResult(False, str(exc), None, round(time.monotonic() - start, 3))
+        results.append(dict(entry, ok=result.ok, reason=result.reason, http_status=result.status,
+                            elapsed=result.elapsed))
+    return results
+
+
+def check_privilege() -> None:
+    """ProbeSetupError unless this process may open a packet socket (root, CAP_NET_RAW)."""
+    PacketLink.probe_permission()
 
 
 # ------------------------------------------------------------ ARP probe
@@ -1089,23 +1134,17 @@ def check(config: str, virtual: str, vport: str, real: str, rport: str,
     where = "services[%d]" % services.index(entry)
     real_address = parse_address(real, "REAL")
     parse_port(rport, "RPORT", low=0)
+    service_address = parse_address(entry.get("address"), where + ".address")
+    if real_address.version != service_address.version:
+        raise ProbeValidationError("REAL: %s is not of the family of the service's address %s"
+                                   % (real_address, service_address))
     checked = check_probe({"address": entry.get("address"), "port": entry.get("probe_port"),
                            "real_server": real_address.compressed, "mode": entry.get("mode"),
                            "request": entry.get("request"), "host": entry.get("host"), "status": entry.get("status"),
                            "receive": entry.get("receive"), "timeout": entry.get("timeout")}, where)
-    timeout = checked.get("timeout", DEFAULT_TIMEOUT)
-    start = time.monotonic()
-    try:
-        path = (path_finder or find_path)(checked["real_server"], checked["port"], min(NEIGHBOUR_WAIT, timeout / 2))
-        result = (prober or tcp_probe)(path, checked["address"], checked["port"], mode=checked["mode"],
-                                       request=checked["request"], host=checked["host"], status=checked["status"],
-                                       receive=checked["receive"], timeout=max(timeout - (time.monotonic() - start), 0.1))
-    except (ProbeValidationError, ProbeSetupError):
-        raise
-    except ProbeError as exc:
-        return 1, "down: %s" % exc
+    result = run_probes([checked], checked.get("timeout", DEFAULT_TIMEOUT), path_finder, prober)[0]
     target = "%s via %s" % (_endpoint(checked["address"], checked["port"]), checked["real_server"])
-    return (0 if result.ok else 1), "%s: %s: %s" % ("up" if result.ok else "down", target, result.reason)
+    return (0 if result["ok"] else 1), "%s: %s: %s" % ("up" if result["ok"] else "down", target, result["reason"])
 
 
 class _Parser(argparse.ArgumentParser):
