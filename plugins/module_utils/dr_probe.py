@@ -757,10 +757,11 @@ def find_path(real_server: str, port: int, timeout: float = NEIGHBOUR_WAIT, netl
         if route["gateway"]:
             raise ProbeError("%s is reached through the gateway %s: direct routing needs the real server on a link "
                              "of this host" % (real, route["gateway"]))
+        oif = int(route["oif"])
         try:
-            ifname = interface_name(route["oif"])
+            ifname = interface_name(oif)
         except OSError as exc:
-            raise ProbeError("the route to %s goes through interface %d, which is gone" % (real, route["oif"])) from exc
+            raise ProbeError("the route to %s goes through interface %d, which is gone" % (real, oif)) from exc
         source = choose_source(real, route["prefsrc"], rtnl.addresses(ip.version, route["oif"]))
         if source is None:
             raise ProbeError("no address of %s is on the subnet of %s (the VIPs do not count)" % (ifname, real))
@@ -779,11 +780,10 @@ def find_path(real_server: str, port: int, timeout: float = NEIGHBOUR_WAIT, netl
             while not usable(neighbour) and clock() < deadline:
                 sleep(0.05)
                 neighbour = lookup()
-        if not usable(neighbour):
+        if neighbour is None or not usable(neighbour):
             state = "no entry" if neighbour is None else "state 0x%02x" % neighbour["state"]
             raise ProbeError("%s does not answer %s on %s (neighbour table: %s)"
                              % (real, "ARP" if ip.version == 4 else "neighbour solicitations", ifname, state))
-        assert neighbour is not None
     return Path(route["oif"], ifname, ip.version, source, source_mac, real, neighbour["mac"],
                 interface_mtu(ifname))
 

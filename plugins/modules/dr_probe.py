@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: dr_probe
 short_description: Check real servers through the direct-routing path, and find hosts answering ARP for a VIP
-version_added: 0.4.0
+version_added: 0.3.0
 description:
   - Health checks such as ldirectord's and keepalived's reach a real server at its own address.
     In direct routing the clients' traffic reaches it addressed to the VIP, so a real server that
@@ -34,6 +34,7 @@ attributes:
     description: The module only reads; it runs the same probes in check mode.
   diff_mode:
     support: none
+    description: Nothing changes, so there is nothing to show.
 options:
   probes:
     description:
