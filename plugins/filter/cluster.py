@@ -49,14 +49,17 @@ def real_server_entries(services, addresses):
 
 def endpoint(address, port=0):
     """``192.0.2.4:80``, ``[2001:db8::4]:80``; the address alone (bracketed if IPv6) for port 0."""
-    text = str(address)
-    host = "[%s]" % text if ":" in text else text
-    return "%s:%d" % (host, int(port)) if port and int(port) else host
+    return model.endpoint(address, port)
 
 
-def director_status(info, director, drained=None):
-    """ipvs_info's result as operators read it: summary lines with health, and the drift."""
-    return model.director_status(info, director, list(drained or []))
+def dr_findings(result, cluster_model):
+    """What lvs.cluster.dr_probe found wrong: real servers failing the DR path, hosts answering ARP for a VIP."""
+    return model.dr_findings(result, cluster_model)
+
+
+def director_status(info, director, drained=None, probe=None):
+    """ipvs_info's result as operators read it: summary lines with health, the drift, dr_probe's findings."""
+    return model.director_status(info, director, list(drained or []), probe)
 
 
 class FilterModule:
@@ -69,4 +72,5 @@ class FilterModule:
             "ipvs_foreign": ipvs_foreign,
             "real_server_entries": real_server_entries,
             "endpoint": endpoint,
+            "dr_findings": dr_findings,
         }

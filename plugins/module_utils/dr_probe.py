@@ -73,6 +73,7 @@ RETRANSMIT_CAP = 1.2
 MAX_RESPONSE = 1 << 20  # bytes of an HTTP response kept to decide
 WINDOW = 65535
 NEIGHBOUR_WAIT = 1.0  # seconds to wait for a provoked neighbour resolution
+ARP_WAIT = 1.0  # seconds the module collects ARP replies for one address, at most
 
 ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
@@ -1022,7 +1023,7 @@ def tcp_probe(path: Path, address: str, port: int, mode: str = "http", request: 
 
 
 def run_probes(probes: list, timeout: float, path_finder: Callable | None = None, prober: Callable | None = None) -> list:
-    """Each of ``probes`` (check_probe's dicts) with ok, reason, http_status and elapsed added.
+    """Each of ``probes`` (check_probe's dicts) with ok, reason, http_status, elapsed and real_mac added.
 
     A probe that cannot be made (no path, no neighbour) is a failed result; ProbeSetupError
     (this host cannot probe at all) is raised.
@@ -1031,6 +1032,7 @@ def run_probes(probes: list, timeout: float, path_finder: Callable | None = None
     for entry in probes:
         start = time.monotonic()
         limit = entry.get("timeout", timeout)
+        path = None
         try:
             path = (path_finder or find_path)(entry["real_server"], entry["port"], min(NEIGHBOUR_WAIT, limit / 2))
             result = (prober or tcp_probe)(path, entry["address"], entry["port"], mode=entry["mode"],
@@ -1042,7 +1044,7 @@ def run_probes(probes: list, timeout: float, path_finder: Callable | None = None
         except ProbeError as exc:
             result = ProbeResult(False, str(exc), None, round(time.monotonic() - start, 3))
         results.append(dict(entry, ok=result.ok, reason=result.reason, http_status=result.status,
-                            elapsed=result.elapsed))
+                            elapsed=result.elapsed, real_mac=format_mac(path.real_mac) if path else None))
     return results
 
 

@@ -99,7 +99,8 @@ options:
     type: str
   timeout:
     description:
-      - Seconds each probe may take (C(0.1) to C(300)). For O(arp), how long replies are collected.
+      - Seconds each probe may take (C(0.1) to C(300)). For O(arp), how long replies are collected, at most
+        1 s per address (an answer on the link comes within milliseconds).
     type: float
     default: 3.0
 requirements:
@@ -203,6 +204,10 @@ probes:
       description: Seconds the probe took.
       type: float
       sample: 0.012
+    real_mac:
+      description: The real server's MAC address the probe was sent to, or null when it was not found.
+      type: str
+      sample: "52:54:00:12:34:56"
 arp:
   description: One entry per address of O(arp), in order.
   returned: always
@@ -265,7 +270,8 @@ def main():
             probe.check_privilege()
         results = probe.run_probes(probes, timeout)
         responders = [{"address": address, "responders": [dict(r._asdict()) for r in
-                                                          probe.arp_probe(interface, address, timeout=timeout)]}
+                                                          probe.arp_probe(interface, address,
+                                                                          timeout=min(timeout, probe.ARP_WAIT))]}
                       for address in arp]
     except probe.ProbeSetupError as exc:
         module.fail_json(msg=str(exc))

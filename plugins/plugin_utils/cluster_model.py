@@ -372,6 +372,11 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
         "drain_switches": {rs["address"]: "drain_" + re.sub("[^0-9A-Za-z]", "_", rs["address"])
                            for svc in services for rs in svc["real_servers"]},
         "ha": ha,
+        "dr_checks": [svc["dr_check"] for svc in services if svc["dr_check"]],
+        "dr_probes": _dr_probes(services),
+        "arp_vips": [v["address"] for v in vips if v["family"] == "ipv4"],
+        "hosts_by_mac": _hosts_by_mac(hostvars, {"frontend": list(groups.get(s.get("lb_frontend_group")) or []),
+                                                 "director": list(groups.get(s.get("lb_ha_group")) or []) + [host]}),
     }
     model.update(general)
     return model
@@ -443,12 +448,12 @@ SERVICE_DEFAULTS = {
     "quiescent": "lb_quiescent", "failurecount": "lb_failurecount", "check": "lb_keepalived_check",
     "status_code": "lb_keepalived_status_code", "delay_loop": "lb_keepalived_delay_loop",
     "connect_timeout": "lb_keepalived_connect_timeout", "retry": "lb_keepalived_retry",
-    "delay_before_retry": "lb_keepalived_delay_before_retry",
+    "delay_before_retry": "lb_keepalived_delay_before_retry", "dr_check": "lb_dr_check",
 }
 SERVICE_KEYS = set(SERVICE_DEFAULTS) | {
     "address", "fwmark", "family", "persistence_netmask", "real_servers", "checkport", "checktimeout",
     "fallback", "service", "extra_lines", "digest", "quorum", "hysteresis", "sorry_server", "alpha", "omega",
-    "keepalived_lines"}
+    "keepalived_lines", "dr_check_address"}
 
 
 def _services(s: Mapping, owner: str, vips: list, networks: list, hostvars: Mapping, groups: Mapping,
@@ -538,6 +543,7 @@ def _service(index: int, item: Mapping, s: Mapping, owner: str, vips: list, netw
         svc["persistence_netmask"] = (str(ipaddress.IPv4Network("0.0.0.0/%d" % prefix).netmask)
                                       if family == "ipv4" else str(prefix))
     svc.update(_checks(name, item, get, owner, svc))
+    svc["dr_check"] = _dr_check(name, item, get, owner, svc, vips)
     return svc
 
 
@@ -645,6 +651,138 @@ def _checks(name: str, item: Mapping, get, owner: str, svc: dict) -> dict:
             "omega": flag(item.get("omega", False), name + ".omega"),
         })
     return checks
+
+
+def _dr_check(name: str, item: Mapping, get, owner: str, svc: dict, vips: list) -> dict | None:
+    """The DR-path probe of one service (plugins/module_utils/dr_probe.py), or None.
+
+    The probe sends the check to the VIP through each real server's MAC, the way
+    clients' requests arrive, so a real server without the VIP on its lo fails
+    it.  It stands in for ldirectord's check (``checktype = external``) and joins
+    keepalived's (``MISC_CHECK``) for TCP services whose real servers are all
+    reached by direct routing.  ``dr_check`` (lb_dr_check) on a service where it
+    cannot work is an error; the role's default turns it on where it can.
+    """
+    explicit = item.get("dr_check") is not None
+    wanted = flag(get("dr_check"), name + ".dr_check")
+    given = item.get("dr_check_address")
+    if given is not None and not svc["fwmark"]:
+        fail("%s.dr_check_address: only a firewall-mark service needs it (the probe uses %s)" % (name, svc["address"]))
+    if not wanted:
+        return None
+    if owner == "ldirectord":
+        checktype = svc["checktype"]
+        service = svc["service"] or WELL_KNOWN_SERVICES.get(svc["checkport"] or svc["port"])
+        mode = None if checktype in ("on", "off", "external", "external-perl") else (
+            "http" if service == "http" and checktype not in ("connect", "ping") else "connect")
+        why = "checktype %s" % checktype
+    elif owner == "keepalived":
+        mode = {"http_get": "http", "tcp": "connect"}.get(svc["check"])
+        why = "check %s" % svc["check"]
+    else:
+        mode, why = None, "lb_healthcheck none (no checker runs it)"
+    others = sorted({rs["forwarding"] for rs in svc["real_servers"]} - {"dr"})
+    if svc["protocol"] != "tcp" and not svc["fwmark"]:
+        mode, why = None, "protocol %s" % svc["protocol"]
+    elif others:
+        mode, why = None, "real servers forwarded by %s" % ", ".join(others)
+    if mode is None:
+        if explicit:
+            fail("%s.dr_check: the DR-path probe does not fit this service (%s); set it to false" % (name, why))
+        return None
+    if svc["fwmark"]:
+        family_vips = [v["address"] for v in vips if v["family"] == svc["family"]]
+        probe_address = address(given, name + ".dr_check_address", svc["family"]) if given is not None else (
+            family_vips[0] if family_vips else None)
+        if probe_address is None or probe_address not in family_vips:
+            fail("%s.dr_check_address: %s is not one of the %s VIPs in lb_vips (%s)" % (
+                name, probe_address, svc["family"], ", ".join(family_vips) or "none"))
+    else:
+        probe_address = svc["address"]
+    timeout = svc["negotiatetimeout"] if owner == "ldirectord" else svc["connect_timeout"]
+    if owner == "ldirectord" and svc["checktimeout"] is not None:
+        timeout = svc["checktimeout"]
+    return {
+        "virtual": str(svc["fwmark"]) if svc["fwmark"] else svc["address"],
+        "port": 0 if svc["fwmark"] else svc["port"],
+        "address": probe_address,
+        "probe_port": svc["checkport"] or svc["port"],
+        "mode": mode,
+        "request": url_path(svc["request"], name + ".request") if mode == "http" else None,
+        "host": ("[%s]" % probe_address) if svc["family"] == "ipv6" else probe_address,
+        "status": svc.get("status_code", 200),
+        "receive": svc["receive"] if owner == "ldirectord" and mode == "http" else None,
+        "timeout": timeout,
+        # The checker's own limit: the probe's, and the interpreter's start.
+        "command_timeout": timeout + 2,
+    }
+
+
+def _dr_probes(services: list) -> list:
+    """What ``lvs.cluster.dr_probe`` sends: each DR-checked service to each of its real servers."""
+    probes: list = []
+    for svc in services:
+        check = svc["dr_check"]
+        if check:
+            probe = {"address": check["address"], "port": check["probe_port"], "mode": check["mode"],
+                     "host": check["host"], "status": check["status"]}
+            probe.update((key, check[key]) for key in ("request", "receive") if check[key] is not None)
+            probes.extend(dict(probe, real_server=rs["address"]) for rs in svc["real_servers"])
+    return probes
+
+
+def _hosts_by_mac(hostvars: Mapping, roles: Mapping) -> dict:
+    """Every MAC address the facts of the cluster's hosts show: {mac: {host, role}}."""
+    result: dict = {}
+    for role, hosts in roles.items():
+        for host in hosts:
+            facts = (hostvars.get(host) or {}).get("ansible_facts") or {}
+            for name in facts.get("interfaces") or []:
+                mac = str(interface_facts(facts, name).get("macaddress") or "").lower()
+                if name != "lo" and mac and mac != "00:00:00:00:00:00":
+                    result.setdefault(mac, {"host": host, "role": role})
+    return result
+
+
+def dr_findings(result: Mapping, model: Mapping) -> list:
+    """What ``lvs.cluster.dr_probe`` found wrong, each with the host it concerns.
+
+    A real server that fails the DR-path probe (it would not answer clients'
+    requests for the VIP), and a host other than a director that answers ARP for a
+    VIP (it takes the clients' traffic). Each finding is
+    ``{kind: dr|arp, host, vip, message}``; ``host`` is None for a MAC address no
+    host's facts show.
+    """
+    hosts = {rs["address"]: rs["host"] for svc in model.get("services") or [] for rs in svc["real_servers"]}
+    macs = dict(model.get("hosts_by_mac") or {})
+    findings = []
+    for probe in result.get("probes") or []:
+        if probe.get("real_mac"):
+            macs.setdefault(str(probe["real_mac"]).lower(), {"host": hosts.get(probe["real_server"]), "role": "frontend"})
+        if not probe.get("ok"):
+            host = hosts.get(probe["real_server"])
+            findings.append({"kind": "dr", "host": host, "vip": probe["address"], "message": (
+                "%s (%s) fails the DR-path check for %s: %s" % (
+                    host or "real server", probe["real_server"], endpoint(probe["address"], probe["port"]),
+                    probe.get("reason")))})
+    for entry in result.get("arp") or []:
+        for responder in entry.get("responders") or []:
+            mac = str(responder.get("mac") or "").lower()
+            known = macs.get(mac) or {"host": None, "role": None}
+            if known["role"] == "director":
+                continue
+            findings.append({"kind": "arp", "host": known["host"], "vip": entry["address"], "message": (
+                "%s (%s) answers ARP for VIP %s: clients' traffic for it goes there, not to the director "
+                "(a real server needs arp_ignore >= 1 and the VIP on lo only)" % (
+                    known["host"] or "a host no inventory facts show", mac, entry["address"]))})
+    return findings
+
+
+def endpoint(address, port=0) -> str:
+    """``192.0.2.4:80``, ``[2001:db8::4]:80``; the address alone (bracketed if IPv6) for port 0."""
+    text = str(address)
+    host = "[%s]" % text if ":" in text else text
+    return "%s:%d" % (host, int(port)) if port and int(port) else host
 
 
 def _table_entry(svc: dict) -> dict:
@@ -824,13 +962,14 @@ def real_server_entries(live: list, addresses: list) -> list:
     return result
 
 
-def director_status(info: Mapping, model: Mapping, drained: list) -> dict:
-    """The director's table as operators read it: summary lines with health, and the drift.
+def director_status(info: Mapping, model: Mapping, drained: list, probe: Mapping | None = None) -> dict:
+    """The director's table as operators read it: summary lines with health, the drift, the findings.
 
     ``info`` is ``lvs.cluster.ipvs_info``'s result (``services`` and ``summary``);
     ``drained`` names the real servers taken out by a drain (the basenames of the
     files in ldirectord's maintenance directory, or of keepalived's drain switches
-    that hold a non-zero number: ``ADDRESS`` or ``ADDRESS:PORT``).
+    that hold a non-zero number: ``ADDRESS`` or ``ADDRESS:PORT``); ``probe`` is
+    ``lvs.cluster.dr_probe``'s result, whose ``dr_findings`` become ``findings``.
     """
     owner = model["owner"]
     lines, health = [], {}
@@ -852,7 +991,8 @@ def director_status(info: Mapping, model: Mapping, drained: list) -> dict:
             lines.append("%s  %s" % (summary[position], verdict))
             position += 1
     drift = ipvs_drift(info.get("services") or [], model)
-    return {"owner": owner, "summary": lines, "health": health, "drift": drift["problems"]}
+    findings = [f["message"] for f in dr_findings(probe, model)] if probe else []
+    return {"owner": owner, "summary": lines, "health": health, "drift": drift["problems"], "findings": findings}
 
 
 # ------------------------------------------------------------------ frontends
@@ -903,9 +1043,26 @@ def frontend_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
         "vips": vips,
         "listen": [a for a in [own4, own6] if a] + [v["address"] for v in vips],
         "status_allow": allow,
+        "arp_vips": [v["address"] for v in vips if v["family"] == "ipv4"],
+        "arp_witness": _arp_witness(hostvars, groups.get(s.get("frontend_director_group")) or [], networks),
+        "hosts_by_mac": _hosts_by_mac(hostvars, {"frontend": [host],
+                                                 "director": list(groups.get(s.get("frontend_director_group")) or [])}),
     }
     model.update(general)
     return model
+
+
+def _arp_witness(hostvars: Mapping, directors: list, networks: list) -> dict | None:
+    """The first director whose facts show an interface on this frontend's IPv4 segment: it
+    asks who answers ARP for the VIPs, as a client on the segment would."""
+    segment = segment_of(networks, "ipv4")
+    for director in directors:
+        facts = (hostvars.get(director) or {}).get("ansible_facts") or {}
+        for name in facts.get("interfaces") or []:
+            addresses = interface_addresses(interface_facts(facts, name), "ipv4")
+            if name != "lo" and any(ipaddress.ip_address(a) in n for a in addresses for n in segment):
+                return {"host": director, "interface": name}
+    return None
 
 
 def _status_allow(s: Mapping, hostvars: Mapping, groups: Mapping, families: set, networks: list,

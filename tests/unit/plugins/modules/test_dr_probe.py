@@ -77,6 +77,8 @@ def test_probes_and_arp_results(wire):
             "address": "192.0.2.13", "port": 80, "mode": "http", "request": "/server-status", "host": None,
             "status": 200, "receive": "Apache"}
         assert result["probes"][1]["elapsed"] == pytest.approx(2.0, abs=0.01)
+        assert [p["real_mac"] for p in result["probes"]] == [probe.format_mac(fake.REAL_MAC)] * 3 + [None] + [
+            probe.format_mac(fake.REAL_MAC)]
         assert result["arp"] == [{"address": "192.0.2.13", "responders": [{"mac": "02:00:00:00:00:05", "address": "192.0.2.13"}]},
                                  {"address": "192.0.2.14", "responders": []}]
     assert wire[-1][3]["timeout"] == pytest.approx(2.0)

@@ -451,3 +451,126 @@ def test_real_server_entries_of_a_drain():
         {"service": {"fwmark": 9, "family": "ipv6"}, "address": "192.0.2.4", "port": 0, "weight": 2}]
     with pytest.raises(model.IPVSValidationError, match=r"lb_drain_addresses\[0\]"):
         model.real_server_entries(table, ["web01"])
+
+
+# ------------------------------------------------------- the DR-path check
+
+
+def test_the_seed_service_gets_an_http_dr_check_in_place_of_ldirectords():
+    m = lb()
+    [svc] = m["services"]
+    assert svc["dr_check"] == {
+        "virtual": "192.0.2.13", "port": 80, "address": "192.0.2.13", "probe_port": 80, "mode": "http",
+        "request": "/server-status", "host": "192.0.2.13", "status": 200, "receive": "Apache Server Status",
+        "timeout": 10, "command_timeout": 12}
+    assert m["dr_checks"] == [svc["dr_check"]]
+
+
+def test_dr_checks_of_several_vips_ipv6_and_fwmark():
+    hostvars, groups = inventory(frontends=3, names=True)
+    settings = mixed_settings()
+    settings["lb_services"][1]["checktype"] = "connect"
+    m = lb(settings, hostvars, groups)
+    assert m["errors"] == []
+    checks = [(c["virtual"], c["port"], c["address"], c["probe_port"], c["mode"], c["host"]) for c in m["dr_checks"]]
+    assert checks == [("192.0.2.13", 80, "192.0.2.13", 80, "http", "192.0.2.13"),
+                      ("192.0.2.14", 8080, "192.0.2.14", 8080, "connect", "192.0.2.14"),
+                      ("2001:db8::13", 80, "2001:db8::13", 80, "http", "[2001:db8::13]"),
+                      ("21", 0, "192.0.2.13", 80, "http", "192.0.2.13")]
+
+
+def test_a_fwmark_service_probes_the_vip_it_names():
+    m = lb(lb_vips=["192.0.2.13", "192.0.2.14"], lb_services=[{"fwmark": 21, "port": 80, "dr_check_address": "192.0.2.14"}])
+    assert m["dr_checks"][0]["address"] == "192.0.2.14"
+
+
+def test_keepalived_dr_check_follows_its_check():
+    m = lb(lb_healthcheck="keepalived", lb_services=[{"port": 80}, {"port": 81, "check": "tcp"},
+                                                      {"port": 82, "check": "none"}])
+    assert [(c["port"], c["mode"], c["status"], c["receive"], c["timeout"]) for c in m["dr_checks"]] == [
+        (80, "http", 200, None, 3), (81, "connect", 200, None, 3)]
+
+
+@pytest.mark.parametrize("service, why", [
+    ({"port": 53, "protocol": "udp"}, "protocol udp"),
+    ({"port": 80, "forwarding": "nat"}, "real servers forwarded by nat"),
+    ({"port": 80, "checktype": "off"}, "checktype off"),
+])
+def test_the_dr_check_stays_off_where_it_cannot_work_and_is_refused_when_asked(service, why):
+    assert lb(lb_services=[service])["dr_checks"] == []
+    assert "lb_services[0].dr_check: the DR-path probe does not fit this service (%s)" % why in errors_of(
+        lb_services=[dict(service, dr_check=True)])
+
+
+def test_the_dr_check_turned_off_globally_and_per_service():
+    assert lb(lb_dr_check=False)["dr_checks"] == []
+    assert lb(lb_services=[{"port": 80, "dr_check": False}])["dr_checks"] == []
+    assert lb(lb_healthcheck="none")["dr_checks"] == []
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"lb_dr_check": "maybe"}, "lb_services[0].dr_check: 'maybe' is not a boolean"),
+    ({"lb_services": [{"port": 80, "dr_check_address": "192.0.2.13"}]},
+     "lb_services[0].dr_check_address: only a firewall-mark service needs it"),
+    ({"lb_services": [{"fwmark": 3, "port": 80, "dr_check_address": "192.0.2.99"}]},
+     "lb_services[0].dr_check_address: 192.0.2.99 is not one of the ipv4 VIPs in lb_vips (192.0.2.13)"),
+    ({"lb_services": [{"fwmark": 3, "port": 80, "dr_check_address": "192.0.2.13\nX"}]},
+     "lb_services[0].dr_check_address:"),
+    ({"lb_services": [{"port": 80, "request": "/a b"}]}, "lb_services[0].request:"),
+])
+def test_bad_dr_check_input_is_named(overrides, expected):
+    assert expected in errors_of(**overrides)
+
+
+def with_macs(hostvars):
+    """The inventory's facts with a MAC address per host: 52:54:00:00:00:NN, NN its address's last byte."""
+    for hv in hostvars.values():
+        eth = hv["ansible_facts"]["eth0"]
+        eth["macaddress"] = "52:54:00:00:00:%02x" % int(eth["ipv4"]["address"].rsplit(".", 1)[1])
+    return hostvars
+
+
+def test_the_director_probes_each_real_server_and_knows_the_hosts_macs():
+    hostvars, groups = inventory()
+    m = lb(hostvars=with_macs(hostvars), groups=groups)
+    assert [(p["address"], p["port"], p["real_server"], p["mode"]) for p in m["dr_probes"]] == [
+        ("192.0.2.13", 80, "192.0.2.%d" % n, "http") for n in range(4, 8)]
+    assert m["arp_vips"] == ["192.0.2.13"]
+    assert m["hosts_by_mac"]["52:54:00:00:00:05"] == {"host": "web02", "role": "frontend"}
+    assert m["hosts_by_mac"]["52:54:00:00:00:03"] == {"host": "lb01", "role": "director"}
+
+
+def test_dr_findings_name_the_host():
+    hostvars, groups = inventory()
+    m = lb(hostvars=with_macs(hostvars), groups=groups)
+    result = {
+        "probes": [dict(p, ok=p["real_server"] != "192.0.2.7", reason="no SYN-ACK within 10 s") for p in m["dr_probes"]],
+        "arp": [{"address": "192.0.2.13", "responders": [
+            {"mac": "52:54:00:00:00:05", "address": "192.0.2.13"},    # web02: a hijack
+            {"mac": "52:54:00:00:00:03", "address": "192.0.2.13"},    # a director: holds it, fine
+            {"mac": "02:00:00:00:00:99", "address": "192.0.2.13"}]}],  # nobody the facts know
+    }
+    findings = model.dr_findings(result, m)
+    assert [(f["kind"], f["host"], f["vip"]) for f in findings] == [
+        ("dr", "web04", "192.0.2.13"), ("arp", "web02", "192.0.2.13"), ("arp", None, "192.0.2.13")]
+    assert findings[0]["message"] == ("web04 (192.0.2.7) fails the DR-path check for 192.0.2.13:80: "
+                                      "no SYN-ACK within 10 s")
+    assert findings[1]["message"].startswith("web02 (52:54:00:00:00:05) answers ARP for VIP 192.0.2.13")
+    assert model.dr_findings({"probes": [dict(p, ok=True) for p in m["dr_probes"]], "arp": []}, m) == []
+
+
+def test_a_responder_is_named_by_the_mac_its_probe_found():
+    m = lb()  # no MAC addresses in the facts
+    result = {"probes": [dict(m["dr_probes"][1], ok=True, real_mac="52:54:00:AA:00:05")],
+              "arp": [{"address": "192.0.2.13", "responders": [{"mac": "52:54:00:aa:00:05"}]}]}
+    assert [f["host"] for f in model.dr_findings(result, m)] == ["web02"]
+
+
+def test_the_frontend_asks_a_director_on_its_segment_who_answers_arp():
+    hostvars, groups = inventory()
+    m = frontend(hostvars=with_macs(hostvars), groups=groups)
+    assert m["arp_witness"] == {"host": "lb01", "interface": "eth0"}
+    assert m["arp_vips"] == ["192.0.2.13"]
+    assert m["hosts_by_mac"]["52:54:00:00:00:04"] == {"host": "web01", "role": "frontend"}
+    hostvars["lb01"]["ansible_facts"] = {}
+    assert frontend(hostvars=hostvars, groups=groups)["arp_witness"] is None
