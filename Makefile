@@ -3,6 +3,7 @@
 #   make test    every test: lint, unit, kernel (UML), integration and molecule (lab over SSH)
 #   make bench   IPVS converge benchmark in a UML kernel (figures, not a test)
 #   make bench-failover  failover figures of two+ keepalived directors under load
+#   make bench-detection how fast each checker takes a failed real server out
 #   make lab-down  tear the demo lab down
 # Each target installs what it needs first (apt packages, .venv).
 
@@ -25,10 +26,10 @@ export ANSIBLE_NOCOWS := 1
 export ANSIBLE_RETRY_FILES_ENABLED := False
 export PY_COLORS := 0
 
-.PHONY: help setup demo test lint sanity unit kernel integration bench bench-failover lab-down clean
+.PHONY: help setup demo test lint sanity unit kernel integration bench bench-failover bench-detection lab-down clean
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# *//'
+	@sed -n '2,8p' Makefile | sed 's/^# *//'
 
 # ------------------------------------------------------------------ set-up
 
@@ -121,6 +122,12 @@ bench: setup
 # under load (benchmarks/failover; ~15 min, lab "failover", torn down after).
 bench-failover: setup mirror
 	benchmarks/failover
+
+# Detection figures: ldirectord and keepalived at the seed's and at tuned
+# settings, Apache killed / link cut / VIP gone from lo, under load
+# (benchmarks/detection; ~20 min, lab "detection", torn down after).
+bench-detection: setup mirror
+	benchmarks/detection
 
 # ---------------------------------------------------------------- molecule
 
