@@ -485,8 +485,8 @@ def test_a_fwmark_service_probes_the_vip_it_names():
 
 
 def test_keepalived_dr_check_follows_its_check():
-    m = lb(lb_healthcheck="keepalived", lb_services=[{"port": 80}, {"port": 81, "check": "tcp"},
-                                                      {"port": 82, "check": "none"}])
+    services = [{"port": 80}, {"port": 81, "check": "tcp"}, {"port": 82, "check": "none"}]
+    m = lb(lb_healthcheck="keepalived", lb_services=services)
     assert [(c["port"], c["mode"], c["status"], c["receive"], c["timeout"]) for c in m["dr_checks"]] == [
         (80, "http", 200, None, 3), (81, "connect", 200, None, 3)]
 
