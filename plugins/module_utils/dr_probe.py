@@ -502,7 +502,22 @@ def arp_filter(target: str) -> list:
 # ----------------------------------------------------------- the socket
 
 
-class PacketLink:
+class _Socket:
+    """A wrapper of one socket (``self._sock``), closed by ``close`` or at the end of a ``with``."""
+
+    _sock: socket.socket
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+class PacketLink(_Socket):
     """An AF_PACKET socket on one interface with a BPF filter: send whole frames, receive incoming ones."""
 
     def __init__(self, ifname: str, bpf: list, protocol: int = ETH_P_ALL):
@@ -550,14 +565,6 @@ class PacketLink:
             if address[2] != PACKET_OUTGOING:
                 return frame
 
-    def close(self) -> None:
-        self._sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 # ------------------------------------------------------------- the path
@@ -579,7 +586,7 @@ def _attribute(kind: int, value: bytes) -> bytes:
     return data + b"\0" * (-len(data) % 4)
 
 
-class RouteNetlink:
+class RouteNetlink(_Socket):
     """Just enough rtnetlink: one route lookup and the neighbour table."""
 
     def __init__(self):
@@ -591,14 +598,6 @@ class RouteNetlink:
             raise ProbeError("cannot open a netlink socket: %s" % exc.strerror) from exc
         self._sequence = 0
 
-    def close(self) -> None:
-        self._sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
     def _request(self, msg_type: int, flags: int, body: bytes) -> list:
         """Send one request; the (type, payload) of every reply until the error/ack or NLMSG_DONE."""
