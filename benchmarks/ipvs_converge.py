@@ -462,6 +462,7 @@ def main() -> int:
         print()
         print("netlink batch size, converge from empty (median of %d):" % args.repeat)
         original = netlink.BATCH_SIZE
+
         def hung(signum, frame):
             raise TimeoutError()
 

@@ -566,7 +566,6 @@ class PacketLink(_Socket):
                 return frame
 
 
-
 # ------------------------------------------------------------- the path
 
 
@@ -597,7 +596,6 @@ class RouteNetlink(_Socket):
         except OSError as exc:
             raise ProbeError("cannot open a netlink socket: %s" % exc.strerror) from exc
         self._sequence = 0
-
 
     def _request(self, msg_type: int, flags: int, body: bytes) -> list:
         """Send one request; the (type, payload) of every reply until the error/ack or NLMSG_DONE."""
