@@ -1054,14 +1054,20 @@ def frontend_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
 
 def _arp_witness(hostvars: Mapping, directors: list, networks: list) -> dict | None:
     """The first director whose facts show an interface on this frontend's IPv4 segment: it
-    asks who answers ARP for the VIPs, as a client on the segment would."""
+    asks who answers ARP for the VIPs, as a client on the segment would.
+
+    Only devices count: facts also list address labels (``eth0:3``, a director's VIP
+    alias, shows up as ``eth0_3``), which carry no ``device`` key and name no device
+    a packet socket could bind to."""
     segment = segment_of(networks, "ipv4")
     for director in directors:
         facts = (hostvars.get(director) or {}).get("ansible_facts") or {}
         for name in facts.get("interfaces") or []:
-            addresses = interface_addresses(interface_facts(facts, name), "ipv4")
-            if name != "lo" and any(ipaddress.ip_address(a) in n for a in addresses for n in segment):
-                return {"host": director, "interface": name}
+            ifacts = interface_facts(facts, name)
+            device = ifacts.get("device")
+            addresses = interface_addresses(ifacts, "ipv4")
+            if device and device != "lo" and any(ipaddress.ip_address(a) in n for a in addresses for n in segment):
+                return {"host": director, "interface": device}
     return None
 
 

@@ -574,3 +574,13 @@ def test_the_frontend_asks_a_director_on_its_segment_who_answers_arp():
     assert m["hosts_by_mac"]["52:54:00:00:00:04"] == {"host": "web01", "role": "frontend"}
     hostvars["lb01"]["ansible_facts"] = {}
     assert frontend(hostvars=hostvars, groups=groups)["arp_witness"] is None
+
+
+def test_the_arp_witness_is_a_device_not_an_address_label():
+    # Facts list a director's VIP alias (label vec0:3) as "vec0_3", with no device key
+    # and the VIP on the segment: the witness must be the device it labels.
+    hostvars, groups = inventory()
+    lb01 = hostvars["lb01"]["ansible_facts"]
+    lb01["interfaces"].insert(0, "eth0_3")
+    lb01["eth0_3"] = {"ipv4": {"address": "192.0.2.13", "netmask": "255.255.255.255"}}
+    assert frontend(hostvars=hostvars, groups=groups)["arp_witness"] == {"host": "lb01", "interface": "eth0"}
