@@ -24,9 +24,6 @@ import time
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 
 STATES = ("drained", "weight_zero", "active")
-# With fail_on_timeout unset: a drain that goes on past its timeout reports the
-# connections left; the owner not acting on the weight is always a failure.
-FAIL_ON_TIMEOUT = {"drained": False, "weight_zero": True, "active": True}
 
 
 def params_from(params: dict) -> dict:
@@ -56,7 +53,7 @@ def params_from(params: dict) -> dict:
         numbers[name] = number
     fail = params.get("fail_on_timeout")
     return {"addresses": wanted, "state": what, "timeout": numbers["timeout"], "interval": numbers["interval"],
-            "fail_on_timeout": FAIL_ON_TIMEOUT[what] if fail is None else bool(fail),
+            "fail_on_timeout": None if fail is None else bool(fail),
             "label": params.get("label") or "", "hint": params.get("hint") or ""}
 
 
@@ -140,7 +137,13 @@ def weights(entries: list) -> list:
 
 
 def outcome(params: dict, result: dict) -> tuple:
-    """(failed, msg) for a finished wait: one line a person reads."""
+    """(failed, msg) for a finished wait: one line a person reads.
+
+    Addresses in no service always fail.  At the timeout, ``fail_on_timeout`` decides;
+    unset, weights not as asked fail (the owner did not act) and the active
+    connections left on a drained real server are only reported.
+    """
+    fail = params["fail_on_timeout"]
     who = ", ".join(params["addresses"])
     head = "%s: %s" % (params["label"], who) if params["label"] else who
     hint = " (%s)" % params["hint"] if params["hint"] else ""
@@ -152,9 +155,9 @@ def outcome(params: dict, result: dict) -> tuple:
     if result["weight_after"] is None:
         if what == "active":
             zero = [e for e in entries if e["weight"] == 0]
-            return (params["fail_on_timeout"], "%s is still at weight 0 in %s of %s after %s s%s: %s" % (
+            return (fail is not False, "%s is still at weight 0 in %s of %s after %s s%s: %s" % (
                 head, _services(zero), _services(entries), waited, hint, listed))
-        return (what == "drained" or params["fail_on_timeout"],
+        return (fail is not False,
                 "%s still has a weight above 0 after %s s%s: %s" % (head, waited, hint, listed))
     weight = "%s: weight %s on %s after %s s" % (
         head, "above 0" if what == "active" else "0", _services(entries), _seconds(round(result["weight_after"], 1)))
@@ -163,5 +166,5 @@ def outcome(params: dict, result: dict) -> tuple:
     left = active_connections(entries)
     if not left:
         return False, "%s, no active connection after %s s" % (weight, waited)
-    return (params["fail_on_timeout"], "%s, %d active connection%s left after %s s" % (
+    return (fail is True, "%s, %d active connection%s left after %s s" % (
         weight, left, "" if left == 1 else "s", waited))

@@ -57,11 +57,11 @@ options:
     default: 0.5
   fail_on_timeout:
     description:
-      - Whether the module fails when O(state) is not reached within O(timeout).
-      - When not set, V(false) for O(state=drained) (the connections left are reported in RV(msg)
-        and RV(active_connections)) and V(true) for the other states.
-      - With O(state=drained), an entry still above weight 0 at the timeout always fails (its owner
-        did not quiesce it); this option decides about active connections left.
+      - Whether the module fails when O(state) is not reached within O(timeout); V(false) reports
+        it in RV(reached) and RV(msg) and returns.
+      - When not set, weights not as O(state) wants fail (their owner did not act), and active
+        connections left on real servers at weight 0 (O(state=drained)) are only reported, in
+        RV(msg) and RV(active_connections).
     type: bool
   label:
     description:

@@ -145,12 +145,19 @@ def test_drain_timeout_fails_when_asked_to(fake_kernel, clock):
 def test_drain_fails_when_the_owner_never_quiesces(fake_kernel, clock):
     kernel = fake_kernel(live_table(TABLE))
     clock.at(1.0, set_weight(kernel, "192.0.2.6", 0, port=443))
-    result = fails(main, {"real_servers": ["192.0.2.6"], "timeout": 4, "fail_on_timeout": False,
-                          "label": "lb01 (ldirectord)",
+    result = fails(main, {"real_servers": ["192.0.2.6"], "timeout": 4, "label": "lb01 (ldirectord)",
                           "hint": "is the maintenance directory in the daemon configuration?"})
     assert result["msg"] == ("lb01 (ldirectord): 192.0.2.6 still has a weight above 0 after 4 s (is the maintenance "
                              "directory in the daemon configuration?): 192.0.2.6:80:5, 192.0.2.6:443:0")
     assert result["steps"] == [{"t": 0.0, "weight0": "0/2", "active": 0}, {"t": 1.0, "weight0": "1/2", "active": 0}]
+
+
+def test_weights_left_above_0_are_reported_when_not_fatal(fake_kernel, clock):
+    fake_kernel(live_table(TABLE))
+    for what in ("drained", "weight_zero"):
+        result = exits(main, {"real_servers": ["192.0.2.7"], "state": what, "timeout": 1, "fail_on_timeout": False})
+        assert result["reached"] is False
+        assert result["msg"] == "192.0.2.7 still has a weight above 0 after 1 s: 192.0.2.7:80:5"
 
 
 def test_a_weight_that_comes_back_is_not_a_drain(fake_kernel, clock):
