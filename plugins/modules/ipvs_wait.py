@@ -114,7 +114,7 @@ reached:
   type: bool
   sample: false
 waited:
-  description: Seconds from the first read of the table to the last.
+  description: Seconds from the start of the first read of the table to the end of the last.
   returned: always
   type: float
   sample: 120.0
