@@ -25,7 +25,7 @@ author:
 attributes:
   check_mode:
     support: full
-    description: It only reads, so it runs (and waits) the same in check mode; RV(changed) is always false.
+    description: It only reads, so it runs (and waits) the same in check mode; it never reports a change.
   diff_mode:
     support: none
     description: It changes nothing, so there is no diff.
@@ -69,8 +69,8 @@ options:
     type: str
   hint:
     description:
-      - Said in parentheses in a failure whose weights are not as O(state) wants, after the timeout:
-        what to check (C(its health checks fail)).
+      - What to check, said in parentheses in a failure whose weights are not as O(state) wants
+        after the timeout, such as C(its health checks fail).
     type: str
 requirements:
   - pyroute2 >= 0.9.5 on the managed host

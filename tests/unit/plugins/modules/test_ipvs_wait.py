@@ -20,8 +20,8 @@ pytestmark = pytest.mark.usefixtures("harness")
 main = ipvs_wait.main
 
 TABLE = [
-    {"address": "192.0.2.13", "port": 80, "real_servers": [{"address": "192.0.2.6", "weight": 5},
-                                                          {"address": "192.0.2.7", "weight": 5}]},
+    {"address": "192.0.2.13", "port": 80,
+     "real_servers": [{"address": "192.0.2.6", "weight": 5}, {"address": "192.0.2.7", "weight": 5}]},
     {"address": "192.0.2.13", "port": 443, "real_servers": [{"address": "192.0.2.6", "weight": 3}]},
     {"address": "2001:db8::13", "port": 80, "real_servers": [{"address": "2001:db8::6", "weight": 1}]},
 ]
