@@ -115,6 +115,9 @@ class FakeKernel:
         self.refuse_daemon = refuse_daemon or (lambda op: 0)
         self.schedulers = set(schedulers)
         self.active = list(active or [0])  # ACTIVE_CONNS of successive real server dumps (the last repeats)
+        # ACTIVE_CONNS by real server "address:port" (ipvs_state.real_server_id), over ``active``;
+        # tests change it (and the weights in ``services``) while a module waits.
+        self.connections: dict = {}
         self.no_ipvs = no_ipvs
         self.stop_without_ack = stop_without_ack  # kthread_stop() -EINTR: netlink sends no ack
         self.faults: list = []
@@ -379,6 +382,7 @@ class FakeKernel:
 
     def _dest_reply(self, service: dict, real_server: dict):
         active = self.active.pop(0) if len(self.active) > 1 else self.active[0]
+        active = self.connections.get(state.real_server_id(real_server), active)
         attrs = [("IPVS_DEST_ATTR_ADDR_FAMILY", _AF_NUM[state.family_of(real_server["address"])]),
                  ("IPVS_DEST_ATTR_ADDR", real_server["address"]),
                  ("IPVS_DEST_ATTR_PORT", real_server["port"]),
