@@ -14,6 +14,7 @@ empty and hands it to the adapter to apply.
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 
 SCHEDULERS = (
@@ -56,8 +57,14 @@ class IPVSValidationError(ValueError):
 # ---------------------------------------------------------------- identities
 
 
+@functools.lru_cache(maxsize=4096)
+def ip(text: str):
+    """``ipaddress.ip_address(text)``, remembered: a table names the same real servers many times."""
+    return ipaddress.ip_address(text)
+
+
 def family_of(address: str) -> str:
-    return "ipv6" if ipaddress.ip_address(address).version == 6 else "ipv4"
+    return "ipv6" if ip(address).version == 6 else "ipv4"
 
 
 def full_prefix(family: str) -> int:
@@ -100,7 +107,7 @@ def canonical_address(value, param: str) -> str:
     if "%" in text:
         raise IPVSValidationError("%s: %r has a zone ID (%%...); give a global address without one" % (param, value))
     try:
-        return str(ipaddress.ip_address(text))
+        return str(ip(text))
     except ValueError:
         raise IPVSValidationError("%s: %r is not an IPv4 or IPv6 address" % (param, value)) from None
 
@@ -307,7 +314,7 @@ def real_servers_from_params(items: list, service: dict, where: str = "real_serv
 def sort_real_servers(real_servers: list) -> list:
     # IPv4 before IPv6: a tunnel real server may be of the other family than its service.
     def key(real_server):
-        address = ipaddress.ip_address(real_server["address"])
+        address = ip(real_server["address"])
         return (address.version, address, real_server["port"])
     return sorted(real_servers, key=key)
 
@@ -428,7 +435,7 @@ def apply_ops(table: list, ops: list) -> list:
 
 def sort_table(table: list) -> list:
     return sorted(table, key=lambda s: (s["family"], s["fwmark"] or 0, s["protocol"] or "",
-                                        ipaddress.ip_address(s["address"]) if s["address"] else 0, s["port"] or 0))
+                                        ip(s["address"]) if s["address"] else 0, s["port"] or 0))
 
 
 def describe(op: dict) -> str:

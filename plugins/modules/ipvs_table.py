@@ -216,7 +216,10 @@ def main():
         before_table = common.dump(module, ipvs)
         ops = state.diff_table(desired, before_table, purge=module.params["purge"], exclude=exclude)
         common.apply_or_restore(module, ipvs, ops, before_table)
-        after_table = state.apply_ops(before_table, ops) if module.check_mode else common.dump(module, ipvs, applied=ops)
+        if module.check_mode:
+            after_table = state.apply_ops(before_table, ops)
+        else:  # read back what the kernel made of the changes; with none, the table is the one just read
+            after_table = common.dump(module, ipvs, applied=ops) if ops else before_table
 
     touched = {state.service_key(s) for s in desired} | {state.service_key(op["service"]) for op in ops}
     listed = {state.service_key(s) for s in desired}
