@@ -1,17 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: lvs.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The collection's only door to the kernel's IPVS table: generic netlink via pyroute2.
+"""The collection's only door to the kernel's IPVS: generic netlink.
 
 ``IPVSNetlink.dump()`` returns the live table in the canonical form of
 ``ipvs_state``; ``IPVSNetlink.apply(ops)`` carries out operations from its diff.
+The table's messages (dumps of services and real servers; add, edit, delete) are
+encoded and parsed by hand (``ipvs_wire``, byte for byte what pyroute2 makes) on a
+raw netlink socket: pyroute2's generic encoder cost more than the kernel's work on
+a large table.  Writes go out in batches: many requests in one send, and only the
+last asks for an acknowledgement (the kernel answers every refusal anyway).
 ``sync_daemons()``/``apply_sync_daemon(ops)`` and ``timeouts()``/``set_timeouts()``
-do the same for the connection synchronisation daemons and the connection timeouts,
-which pyroute2 has no wrappers for: their attributes are declared here (``ipvsmsg``).
-Messages are built here rather than with pyroute2's ``IPVSService``/``IPVSDest``
-helpers, to avoid their traps (see LVS-NOTES): "update" maps to DELETE, IPv6 and
-fwmark services need an explicit netmask, dumped flags carry IP_VS_SVC_F_HASHED.
-Writes go out in batches: many requests in one send, acknowledgements read after.
+go through pyroute2, which has no wrappers for them: their attributes are declared
+here (``ipvsmsg``).  Messages avoid the traps of pyroute2's ``IPVSService``/``IPVSDest``
+helpers (see LVS-NOTES): "update" maps to DELETE, IPv6 and fwmark services need an
+explicit netmask, dumped flags carry IP_VS_SVC_F_HASHED.
 """
 
 from __future__ import annotations
