@@ -417,17 +417,13 @@ class TableSocket:
         self.seq += 1
         return self.seq
 
-    def _answers(self):
-        """Each datagram the kernel sends back, until the caller has what it waits for."""
-        while True:
-            yield self.sock.recv(READ_SIZE)
-
     def resolve(self) -> int:
         """The IPVS family id (CTRL_CMD_GETFAMILY); KernelRefused(ENOENT) without IPVS."""
         seq = self._next()
         self.sock.send(wire.getfamily_request(seq))
         found = None
-        for data in self._answers():
+        while True:  # each datagram the kernel sends back, until the one awaited
+            data = self.sock.recv(READ_SIZE)
             for kind, _flags, mseq, offset, end in wire.messages(data):
                 if mseq != seq:
                     continue
@@ -445,8 +441,9 @@ class TableSocket:
         """``parse(data, offset, end)`` of every answer to a dump request (None ones left out)."""
         seq = self._next()
         self.sock.send(wire.message(self.family, command, attrs, wire.NLM_F_REQUEST | wire.NLM_F_DUMP, seq))
-        result = []
-        for data in self._answers():
+        result: list = []
+        while True:  # each datagram the kernel sends back, until the one awaited
+            data = self.sock.recv(READ_SIZE)
             for kind, _flags, mseq, offset, end in wire.messages(data):
                 if mseq != seq:
                     continue
@@ -473,7 +470,8 @@ class TableSocket:
             wire.set_header(data, offset, flags | (wire.NLM_F_ACK if index == last else 0), self._next())
         self.sock.send(bytes(data))
         codes = [0] * len(requests)
-        for answer in self._answers():
+        while True:
+            answer = self.sock.recv(READ_SIZE)
             for kind, _flags, mseq, offset, _end in wire.messages(answer):
                 if kind != wire.NLMSG_ERROR or not first <= mseq <= self.seq:
                     continue
