@@ -569,10 +569,10 @@ class IPVSNetlink:
         With ``stats``, services and real servers also carry ``stats`` and ``rates``
         (and real servers their connection counts), as ``ipvsadm -Ln --stats --rate`` shows.
         """
-        table = []
         def parse(data, offset, end):
             return wire.parse_service(data, offset, end, stats)
 
+        table = []
         for raw in self._table_dump(wire.CMD_GET_SERVICE, b"", parse, "the IPVS table"):
             service = _service_from_raw(raw)
             if stats:
