@@ -275,7 +275,7 @@ class Playbook:
         with open(self.python, "w") as fh:
             fh.write(TIMED_PYTHON % {"python": PYTHON, "log": self.log})
         os.chmod(self.python, 0o755)
-        self.env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1",
+        self.env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1", ANSIBLE_PIPELINING="True",
                         ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0",
                         ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_HOME=os.path.join(workdir, "ansible-home"),
                         ANSIBLE_LOCAL_TEMP=os.path.join(workdir, "ansible-local"))
@@ -318,13 +318,22 @@ def fmt_ratio(value: float, reference: float) -> str:
     return "%.2fx" % (value / reference) if reference else "-"
 
 
-def print_table(rows: list, reference: float) -> None:
-    width = max(len(r[0]) for r in rows)
+def print_table(rows: list) -> None:
+    """One table: scenario, seconds, the anchor it is measured against, the ratio, the target."""
+    head = ("scenario", "seconds", "anchor", "anchor s", "ratio", "target")
+    lines = [(name, "%.2f" % seconds, anchor, "%.2f" % ref, fmt_ratio(seconds, ref), target)
+             for name, seconds, anchor, ref, target, _note in rows]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(head, *lines)]
     print()
-    print("%-*s  %9s  %12s  %s" % (width, "scenario", "seconds", "vs ipvsadm-R", "notes"))
-    print("%s  %s  %s  %s" % ("-" * width, "-" * 9, "-" * 12, "-" * 40))
-    for name, seconds, note in rows:
-        print("%-*s  %9.3f  %12s  %s" % (width, name, seconds, fmt_ratio(seconds, reference), note))
+    print("| " + " | ".join(cell.ljust(w) for cell, w in zip(head, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for line in lines:
+        print("| " + " | ".join(cell.ljust(w) if i in (0, 2, 5) else cell.rjust(w)
+                                for i, (cell, w) in enumerate(zip(line, widths))) + " |")
+    print()
+    for name, _seconds, _anchor, _ref, _target, note in rows:
+        if note:
+            print("  %s: %s" % (name, note))
 
 
 def main() -> int:
@@ -332,7 +341,7 @@ def main() -> int:
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--real-servers", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each module_utils and ipvsadm -R scenario (the median is shown)")
+                        help="runs of each scenario, ansible-playbook ones included (the median is shown)")
     parser.add_argument("--per-entry-sample", type=int, default=100,
                         help="services run as one ipvsadm process per entry; the time is extrapolated")
     parser.add_argument("--per-entry-full", action="store_true",
@@ -362,15 +371,18 @@ def main() -> int:
              __import__("pyroute2").__version__, netlink.BATCH_SIZE, args.repeat), flush=True)
 
     rows = []
+    restore_anchor = "ipvsadm -R from empty"
 
     def note(step: str) -> None:
         print("... %s" % step, flush=True)
 
+    def runs(values: list) -> str:
+        return "runs " + " ".join("%.2f" % v for v in values)
+
     note("ipvsadm -R from empty")
     restore = run_restore("ipvsadm -R", restore_text, flush, params, args.repeat)
     ref = restore["total"]
-    rows.append(("(e) ipvsadm -R, from empty", ref, "%d lines; runs %s"
-                 % (objects, " ".join("%.2f" % r for r in restore["runs"]))))
+    rows.append(("ipvsadm -R, from empty", ref, restore_anchor, ref, "", "%d lines; %s" % (objects, runs(restore["runs"]))))
 
     load(params)
     reads = []
@@ -378,85 +390,69 @@ def main() -> int:
         t0 = time.perf_counter()
         ipvsadm("-Sn")
         reads.append(time.perf_counter() - t0)
-    rows.append(("(e'') ipvsadm -Sn, read the loaded table", statistics.median(reads),
-                 "what a no-op costs ipvsadm; for comparison with (b)"))
-
-    note("module_utils: converge from empty")
-    conv = run_direct("module_utils converge from empty", params, flush, objects, args.repeat)
-    rows.append(("(a) module_utils converge, from empty", conv["total"],
-                 "%d ops; validate %.2f dump %.2f diff %.2f apply %.2f"
-                 % (conv["ops"], conv["validate"], conv["dump"], conv["diff"], conv["apply"])))
-
-    note("module_utils: no-op")
-    noop = run_direct("module_utils no-op", params, lambda: load(params), 0, args.repeat)
-    rows.append(("(b) module_utils no-op, table loaded", noop["total"],
-                 "0 ops; validate %.2f dump %.2f diff %.2f" % (noop["validate"], noop["dump"], noop["diff"])))
-
-    note("module_utils: 10% of the weights")
-    edit = run_direct("module_utils weight change", changed, lambda: load(params), n_changed, args.repeat)
-    rows.append(("(c) module_utils 10% weights, table loaded", edit["total"],
-                 "%d ops; validate %.2f dump %.2f diff %.2f apply %.2f"
-                 % (edit["ops"], edit["validate"], edit["dump"], edit["diff"], edit["apply"])))
+    rows.append(("ipvsadm -Sn, read the loaded table", statistics.median(reads), restore_anchor, ref, "",
+                 "what reading the table costs ipvsadm"))
 
     note("ipvsadm -R: the same weight edits")
     restore_edit = run_restore("ipvsadm -R weight edits", edit_text, lambda: load(params), changed, args.repeat)
-    rows.append(("(e') ipvsadm -R, %d -e lines, table loaded" % n_changed, restore_edit["total"],
-                 "for comparison with (c)"))
+    rows.append(("ipvsadm -R, %d -e lines, table loaded" % n_changed, restore_edit["total"], restore_anchor, ref, "",
+                 runs(restore_edit["runs"])))
 
-    playbook_rows = {}
+    note("module_utils: converge from empty")
+    conv = run_direct("module_utils converge from empty", params, flush, objects, args.repeat)
+    rows.append(("module_utils converge, from empty", conv["total"], restore_anchor, ref, "<= 1x",
+                 "%d ops; validate %.2f dump %.2f diff %.2f apply %.2f; %s"
+                 % (conv["ops"], conv["validate"], conv["dump"], conv["diff"], conv["apply"], runs(conv["runs"]))))
+
+    note("module_utils: no-op")
+    noop = run_direct("module_utils no-op", params, lambda: load(params), 0, args.repeat)
+    rows.append(("module_utils no-op, table loaded", noop["total"], restore_anchor, ref, "<= 1x",
+                 "0 ops; validate %.2f dump %.2f diff %.2f; %s"
+                 % (noop["validate"], noop["dump"], noop["diff"], runs(noop["runs"]))))
+
+    note("module_utils: 10% of the weights")
+    edit = run_direct("module_utils weight change", changed, lambda: load(params), n_changed, args.repeat)
+    rows.append(("module_utils 10% weights, table loaded", edit["total"], "ipvsadm -R, the same -e lines",
+                 restore_edit["total"], "",
+                 "%d ops; validate %.2f dump %.2f diff %.2f apply %.2f; %s"
+                 % (edit["ops"], edit["validate"], edit["dump"], edit["diff"], edit["apply"], runs(edit["runs"]))))
+
     if not args.skip_ansible:
         workdir = tempfile.mkdtemp(prefix="ipvs-bench-")
         try:
             book = Playbook(workdir)
-            note("ansible-playbook: converge from empty")
-            flush()
-            playbook_rows["a"] = book.run("ansible-playbook converge from empty", params, True)
-            note("ansible-playbook: no-op")
-            playbook_rows["b"] = book.run("ansible-playbook no-op", params, False)
-            note("ansible-playbook: 10% of the weights")
-            playbook_rows["c"] = book.run("ansible-playbook weight change", changed, True)
+            cases = (("converge, from empty", params, flush, True, "<= 2x"),
+                     ("no-op, table loaded", params, lambda: load(params), False, "<= 1x"),
+                     ("10% weights, table loaded", changed, lambda: load(params), True, ""))
+            for label, wanted, start, expect_changed, target in cases:
+                note("ansible-playbook: %s" % label)
+                results = []
+                for _ in range(args.repeat):
+                    start()
+                    results.append(book.run("ansible-playbook " + label, wanted, expect_changed))
+                total = statistics.median(r["total"] for r in results)
+                modules = [r["module"] for r in results if r["module"] is not None]
+                rows.append(("ansible-playbook %s" % label, total, restore_anchor, ref, target,
+                             "%s; of which the module process %s" % (
+                                 runs([r["total"] for r in results]),
+                                 "%.2f s (median)" % statistics.median(modules) if modules else "unknown")))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        labels = {"a": "from empty", "b": "no-op, table loaded", "c": "10% weights, table loaded"}
-        for key in "abc":
-            result = playbook_rows[key]
-            rows.append(("(d%s) ansible-playbook %s" % (key, labels[key]), result["total"],
-                         "1 run; whole ansible-playbook wall time"))
-            if result["module"] is not None:
-                rows.append(("(d%s)   of which the module process" % key, result["module"],
-                             "interpreter start, AnsiballZ, arg spec, dump/diff/apply, exit_json"))
 
     sample = params if args.per_entry_full else params[:args.per_entry_sample]
     note("one ipvsadm process per entry: %d services" % len(sample))
     per_entry = run_per_entry(sample)
     if len(sample) == len(params):
-        rows.append(("(f) one ipvsadm process per entry", per_entry["total"],
-                     "%d processes, measured in full" % per_entry["processes"]))
-        per_entry_total = per_entry["total"]
+        rows.append(("one ipvsadm process per entry", per_entry["total"], restore_anchor, ref, "",
+                     "%d processes, measured in full, 1 run" % per_entry["processes"]))
     else:
-        per_entry_total = per_entry["total"] * objects / per_entry["processes"]
-        rows.append(("(f) one ipvsadm per entry (EXTRAPOLATED)", per_entry_total,
-                     "measured %.2f s for %d processes (%d services), scaled x%.1f to %d"
+        rows.append(("one ipvsadm process per entry (scaled)", per_entry["total"] * objects / per_entry["processes"],
+                     restore_anchor, ref, "",
+                     "1 run: %.2f s for %d processes (%d services), scaled x%.1f to %d"
                      % (per_entry["total"], per_entry["processes"], len(sample),
                         objects / per_entry["processes"], objects)))
 
-    print_table(rows, ref)
-
-    print()
-    print("targets (figures, not a verdict):")
-    print("  converge within 2x of ipvsadm -R:        module_utils %s, ansible-playbook %s, "
-          "module process %s"
-          % (fmt_ratio(conv["total"], ref),
-             fmt_ratio(playbook_rows["a"]["total"], ref) if playbook_rows else "-",
-             fmt_ratio(playbook_rows["a"]["module"], ref) if playbook_rows and playbook_rows["a"]["module"] else "-"))
-    print("  >10x faster than per-entry ipvsadm:      module_utils %.0fx, ansible-playbook %s%s"
-          % (per_entry_total / conv["total"],
-             "%.0fx" % (per_entry_total / playbook_rows["a"]["total"]) if playbook_rows else "-",
-             "" if len(sample) == len(params) else " (per-entry extrapolated)"))
-    print("  no-op far cheaper than converge:         module_utils no-op is %.0f%% of converge, "
-          "ansible-playbook %s"
-          % (100 * noop["total"] / conv["total"],
-             "%.0f%%" % (100 * playbook_rows["b"]["total"] / playbook_rows["a"]["total"]) if playbook_rows else "-"))
+    print_table(rows)
 
     if args.batch_sizes:
         print()

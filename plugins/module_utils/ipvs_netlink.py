@@ -1,17 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: lvs.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The collection's only door to the kernel's IPVS table: generic netlink via pyroute2.
+"""The collection's only door to the kernel's IPVS: generic netlink.
 
 ``IPVSNetlink.dump()`` returns the live table in the canonical form of
 ``ipvs_state``; ``IPVSNetlink.apply(ops)`` carries out operations from its diff.
+The table's messages (dumps of services and real servers; add, edit, delete) are
+encoded and parsed by hand (``ipvs_wire``, byte for byte what pyroute2 makes) on a
+raw netlink socket: pyroute2's generic encoder cost more than the kernel's work on
+a large table.  Writes go out in batches: many requests in one send, and only the
+last asks for an acknowledgement (the kernel answers every refusal anyway).
 ``sync_daemons()``/``apply_sync_daemon(ops)`` and ``timeouts()``/``set_timeouts()``
-do the same for the connection synchronisation daemons and the connection timeouts,
-which pyroute2 has no wrappers for: their attributes are declared here (``ipvsmsg``).
-Messages are built here rather than with pyroute2's ``IPVSService``/``IPVSDest``
-helpers, to avoid their traps (see LVS-NOTES): "update" maps to DELETE, IPv6 and
-fwmark services need an explicit netmask, dumped flags carry IP_VS_SVC_F_HASHED.
-Writes go out in batches: many requests in one send, acknowledgements read after.
+go through pyroute2, which has no wrappers for them: their attributes are declared
+here (``ipvsmsg``).  Messages avoid the traps of pyroute2's ``IPVSService``/``IPVSDest``
+helpers (see LVS-NOTES): "update" maps to DELETE, IPv6 and fwmark services need an
+explicit netmask, dumped flags carry IP_VS_SVC_F_HASHED.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import sys
 import traceback
 
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_wire as wire
 
 try:
     from pyroute2 import IPRoute
@@ -256,13 +260,6 @@ def _dest_attrs(real_server: dict, family: str, full: bool) -> dict:
     return {"attrs": attrs}
 
 
-def _counters(nla, pairs) -> dict:
-    stats = nla.get_attr("IPVS_SVC_ATTR_STATS64") or nla.get_attr("IPVS_DEST_ATTR_STATS64") if nla else None
-    if stats is None:
-        return {name: 0 for name, _attr in pairs}
-    return {name: stats.get_attr(attr) or 0 for name, attr in pairs}
-
-
 def _code(exc: BaseException) -> int | None:
     """The errno of a netlink error (``code``) or a socket error (``errno``), if it has one."""
     for attr in ("code", "errno"):
@@ -365,27 +362,170 @@ def sync_message_for(op: dict, code: int) -> str:
     return "%s: %s" % (state.describe_sync_daemon(op), reason)
 
 
+class KernelRefused(Exception):
+    """An NLMSG_ERROR answer on the table's own socket; ``code`` is the errno."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+NETLINK_GENERIC = 16
+SOL_NETLINK = 270
+NETLINK_CAP_ACK = 10  # refusals without the request echoed back
+SO_RCVBUFFORCE = 33
+RECEIVE_BUFFER = 4 << 20  # bytes; room for the refusals of whole batches
+READ_SIZE = 65536  # a netlink dump datagram is at most 32 KiB
+
+
+def open_table_socket():
+    """A raw generic netlink socket for the table's requests (replaced by a fake in unit tests)."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+    try:
+        sock.bind((0, 0))
+        for level, option, value in ((socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER),
+                                     (socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER),
+                                     (SOL_NETLINK, NETLINK_CAP_ACK, 1)):
+            try:
+                sock.setsockopt(level, option, value)
+            except OSError:  # not root, or an old kernel: the defaults work, with smaller batches
+                pass
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class TableSocket:
+    """The table's requests on a raw netlink socket, encoded and parsed by ipvs_wire.
+
+    ``dump(command, attrs, parse)`` reads a dump; ``batch(requests)`` writes many
+    requests at once.  Only the last request of a batch asks for an acknowledgement:
+    the kernel answers every refused request anyway (netlink_rcv_skb), so one read
+    per batch collects the refusals, and the last answer says the batch is done.
+    """
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.seq = 0
+        self.family = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _next(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def resolve(self) -> int:
+        """The IPVS family id (CTRL_CMD_GETFAMILY); KernelRefused(ENOENT) without IPVS."""
+        seq = self._next()
+        self.sock.send(wire.getfamily_request(seq))
+        found = None
+        while True:  # each datagram the kernel sends back, until the one awaited
+            data = self.sock.recv(READ_SIZE)
+            for kind, _flags, mseq, offset, end in wire.messages(data):
+                if mseq != seq:
+                    continue
+                if kind == wire.NLMSG_ERROR:
+                    code = wire.error_code(data, offset)
+                    if code:
+                        raise KernelRefused(code)
+                    if found is None:
+                        raise KernelRefused(errno.ENOENT)
+                    self.family = found
+                    return found
+                found = wire.family_id(data, offset, end)
+
+    def dump(self, command: int, attrs: bytes, parse) -> list:
+        """``parse(data, offset, end)`` of every answer to a dump request (None ones left out)."""
+        seq = self._next()
+        self.sock.send(wire.message(self.family, command, attrs, wire.NLM_F_REQUEST | wire.NLM_F_DUMP, seq))
+        result: list = []
+        while True:  # each datagram the kernel sends back, until the one awaited
+            data = self.sock.recv(READ_SIZE)
+            for kind, _flags, mseq, offset, end in wire.messages(data):
+                if mseq != seq:
+                    continue
+                if kind == wire.NLMSG_DONE:
+                    return result
+                if kind == wire.NLMSG_ERROR:
+                    code = wire.error_code(data, offset)
+                    if code:
+                        raise KernelRefused(code)
+                    return result
+                item = parse(data, offset, end)
+                if item is not None:
+                    result.append(item)
+
+    def batch(self, requests: list) -> list:
+        """Write ``requests`` ([(bytes, flags)]) in one send; the errno of each (0: carried out)."""
+        data = bytearray()
+        first = self.seq + 1
+        last = len(requests) - 1
+        for index, (encoded, flags) in enumerate(requests):
+            offset = len(data)
+            data += encoded
+            data += wire.pad(len(encoded))
+            wire.set_header(data, offset, flags | (wire.NLM_F_ACK if index == last else 0), self._next())
+        self.sock.send(bytes(data))
+        codes = [0] * len(requests)
+        while True:
+            answer = self.sock.recv(READ_SIZE)
+            for kind, _flags, mseq, offset, _end in wire.messages(answer):
+                if kind != wire.NLMSG_ERROR or not first <= mseq <= self.seq:
+                    continue
+                codes[mseq - first] = wire.error_code(answer, offset)
+                if mseq == self.seq:
+                    return codes
+
+
 class IPVSNetlink:
-    """A generic netlink socket bound to the kernel's IPVS family."""
+    """The kernel's IPVS over generic netlink.
+
+    The table (dump, apply) goes over a raw netlink socket with messages encoded and
+    parsed by ipvs_wire; the sync daemons and the timeouts over a pyroute2
+    ``IPVSSocket``, opened the first time they are asked for.
+    """
 
     def __init__(self):
+        self._sock = None
         try:
-            self._sock = genl_ipvs.IPVSSocket()
+            self._table = TableSocket(open_table_socket())
         except Exception as exc:  # pragma: no cover - depends on the kernel
             raise IPVSKernelError("cannot open a netlink socket: %s" % error_text(exc), code=_code(exc)) from exc
         try:
-            self._sock.bind(genl_ipvs.GENL_NAME, ipvsmsg)
+            self._table.resolve()
         except Exception as exc:
-            self._sock.close()
+            self._table.close()
             raise IPVSKernelError(
                 "the kernel has no IPVS (generic netlink family %s not found: %s); "
-                "load it with 'modprobe ip_vs'" % (genl_ipvs.GENL_NAME, error_text(exc))) from exc
+                "load it with 'modprobe ip_vs'" % (wire.GENL_NAME, error_text(exc)), code=_code(exc)) from exc
+
+    def _pyroute2(self):
+        """pyroute2's IPVS socket (for the sync daemons and the timeouts), opened once."""
+        if self._sock is None:
+            try:
+                sock = genl_ipvs.IPVSSocket()
+            except Exception as exc:  # pragma: no cover - depends on the kernel
+                raise IPVSKernelError("cannot open a netlink socket: %s" % error_text(exc), code=_code(exc)) from exc
+            try:
+                sock.bind(genl_ipvs.GENL_NAME, ipvsmsg)
+            except Exception as exc:
+                sock.close()
+                raise IPVSKernelError(
+                    "the kernel has no IPVS (generic netlink family %s not found: %s); "
+                    "load it with 'modprobe ip_vs'" % (genl_ipvs.GENL_NAME, error_text(exc))) from exc
+            self._sock = sock
+        return self._sock
 
     def close(self) -> None:
-        try:
-            self._sock.close()
-        except Exception:  # closing a socket that failed: nothing more to lose
-            pass
+        for sock in (self._sock, getattr(self, "_table", None)):
+            try:
+                if sock is not None:
+                    sock.close()
+            except Exception:  # closing a socket that failed: nothing more to lose
+                pass
 
     def __enter__(self):
         return self
@@ -403,13 +543,24 @@ class IPVSNetlink:
         return msg
 
     def _dump(self, command: str, attrs: list, what: str = "the IPVS table", dump: bool = True) -> list:
-        msg = self._msg(command, attrs)
+        """A request through pyroute2 (sync daemons, timeouts) and its answers."""
         try:
-            return list(self._sock.nlm_request(msg, msg_type=self._sock.prid,
-                                               msg_flags=NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)))
+            sock = self._pyroute2()
+            msg = self._msg(command, attrs)
+            return list(sock.nlm_request(msg, msg_type=sock.prid, msg_flags=NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)))
+        except IPVSError:
+            raise
         except NetlinkError as exc:
             raise IPVSKernelError("dumping %s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
         except Exception as exc:  # a socket error, or pyroute2 choking on the answer
+            raise IPVSSocketError("dumping %s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
+
+    def _table_dump(self, command: int, attrs: bytes, parse, what: str) -> list:
+        try:
+            return self._table.dump(command, attrs, parse)
+        except KernelRefused as exc:
+            raise IPVSKernelError("dumping %s failed: %s" % (what, os.strerror(exc.code)), code=exc.code) from exc
+        except Exception as exc:  # a socket error, or an answer that does not parse
             raise IPVSSocketError("dumping %s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
 
     def dump(self, stats: bool = False) -> list:
@@ -418,18 +569,20 @@ class IPVSNetlink:
         With ``stats``, services and real servers also carry ``stats`` and ``rates``
         (and real servers their connection counts), as ``ipvsadm -Ln --stats --rate`` shows.
         """
+        def parse(data, offset, end):
+            return wire.parse_service(data, offset, end, stats)
+
         table = []
-        for reply in self._dump("IPVS_CMD_GET_SERVICE", []):
-            nla = reply.get_attr("IPVS_CMD_ATTR_SERVICE")
-            service = self._service_from_nla(nla)
+        for raw in self._table_dump(wire.CMD_GET_SERVICE, b"", parse, "the IPVS table"):
+            service = _service_from_raw(raw)
             if stats:
-                service["stats"] = _counters(nla, _STATS)
-                service["rates"] = _counters(nla, _RATES)
+                service["stats"], service["rates"] = _split_counters(raw)
             service["real_servers"] = self._dump_real_servers(service, stats)
             table.append(service)
         return state.sort_table(table)
 
     def _service_from_nla(self, nla) -> dict:
+        """A service as pyroute2 decodes it (the unit tests read what it encodes back this way)."""
         family = _FAMILY[nla.get_attr("IPVS_SVC_ATTR_AF")]
         flags = nla.get_attr("IPVS_SVC_ATTR_FLAGS")
         bits = flags["flags"] if flags else 0
@@ -453,25 +606,28 @@ class IPVSNetlink:
         return service
 
     def _dump_real_servers(self, service: dict, stats: bool) -> list:
-        real_servers = []
-        attrs = [("IPVS_CMD_ATTR_SERVICE", _service_attrs(service, full=False))]
+        attrs = wire.nla(wire.CMD_ATTR_SERVICE, wire.service_attrs(service, full=False))
         what = "the real servers of %s" % state.service_id(service)
-        for reply in self._dump("IPVS_CMD_GET_DEST", attrs, what):
-            nla = reply.get_attr("IPVS_CMD_ATTR_DEST")
+        default_af = _AF[service["family"]]
+
+        def parse(data, offset, end):
+            return wire.parse_dest(data, offset, end, default_af, stats)
+
+        real_servers = []
+        for raw in self._table_dump(wire.CMD_GET_DEST, attrs, parse, what):
             real_server = {
-                "address": str(state.ipaddress.ip_address(nla.get_attr("IPVS_DEST_ATTR_ADDR"))),
-                "port": nla.get_attr("IPVS_DEST_ATTR_PORT"),
-                "weight": nla.get_attr("IPVS_DEST_ATTR_WEIGHT"),
-                "forwarding": _FWD_NAME.get(nla.get_attr("IPVS_DEST_ATTR_FWD_METHOD") & 0x7, "local"),
-                "upper_threshold": nla.get_attr("IPVS_DEST_ATTR_U_THRESH"),
-                "lower_threshold": nla.get_attr("IPVS_DEST_ATTR_L_THRESH"),
+                "address": raw["address"],
+                "port": raw["port"],
+                "weight": raw["weight"],
+                "forwarding": _FWD_NAME.get(raw["forwarding"] & 0x7, "local"),
+                "upper_threshold": raw["upper_threshold"],
+                "lower_threshold": raw["lower_threshold"],
             }
             if stats:
-                real_server["active_connections"] = nla.get_attr("IPVS_DEST_ATTR_ACTIVE_CONNS")
-                real_server["inactive_connections"] = nla.get_attr("IPVS_DEST_ATTR_INACT_CONNS")
-                real_server["persistent_connections"] = nla.get_attr("IPVS_DEST_ATTR_PERSIST_CONNS")
-                real_server["stats"] = _counters(nla, _STATS)
-                real_server["rates"] = _counters(nla, _RATES)
+                real_server["active_connections"] = raw["active_connections"]
+                real_server["inactive_connections"] = raw["inactive_connections"]
+                real_server["persistent_connections"] = raw["persistent_connections"]
+                real_server["stats"], real_server["rates"] = _split_counters(raw)
             real_servers.append(real_server)
         return state.sort_real_servers(real_servers)
 
@@ -512,12 +668,13 @@ class IPVSNetlink:
 
     def _ack(self, msg, timeout: float | None = None) -> bool:
         """Send one request and wait for its acknowledgement; False if none came within ``timeout``."""
+        sock = self._pyroute2()
         if timeout is None:
-            list(self._sock.nlm_request(msg, msg_type=self._sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK))
+            list(sock.nlm_request(msg, msg_type=sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK))
             return True
-        msg["header"]["type"] = self._sock.prid
+        msg["header"]["type"] = sock.prid
         msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK
-        return self._sock._run_with_cleanup(_one, self._sock.asyncore, msg, timeout)
+        return sock._run_with_cleanup(_one, sock.asyncore, msg, timeout)
 
     def _daemon_request(self, op: dict):
         start = op["action"] == "start_sync_daemon"
@@ -568,6 +725,8 @@ class IPVSNetlink:
             raise IPVSSocketError("%s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
 
     def _request(self, op: dict):
+        """The request of ``op`` as a pyroute2 message and its flags: what ``encode_request``
+        writes by hand, byte for byte (the unit tests compare them)."""
         command, full = _COMMANDS[op["action"]]
         svc = op["service"]
         attrs = [("IPVS_CMD_ATTR_SERVICE", _service_attrs(svc, full=full))]
@@ -580,21 +739,19 @@ class IPVSNetlink:
             flags |= NLM_F_CREATE | NLM_F_EXCL
         return msg, flags
 
-    def _encoded(self, op: dict):
-        """The request of ``op``, built and encoded: IPVSEncodeError if pyroute2 refuses a value."""
+    def _encoded(self, op: dict) -> tuple:
+        """The request of ``op`` encoded (bytes, flags): IPVSEncodeError if a value cannot be."""
         try:
-            msg, flags = self._request(op)
-        except Exception as exc:
-            raise IPVSEncodeError("%s: cannot build the request (%s)" % (_subject(op), error_text(exc)), op=op) from exc
-        msg["header"]["flags"] = flags
-        _encode(msg, op)
-        return msg
+            return encode_request(op, self._table.family)
+        except Exception as exc:  # OSError from inet_pton, struct.error, UnicodeEncodeError, ...
+            raise IPVSEncodeError("%s: pyroute2 cannot encode the request (%s)" % (_subject(op), error_text(exc)),
+                                  op=op) from exc
 
     def apply(self, ops: list) -> None:
         """Carry out ``ops`` in order, in batches.
 
-        Every request is built and encoded before the first batch is sent, so a value
-        pyroute2 refuses (IPVSEncodeError) changes nothing.  Raises IPVSKernelError for
+        Every request is encoded before the first batch is sent, so a value that
+        cannot be encoded (IPVSEncodeError) changes nothing.  Raises IPVSKernelError for
         the first operation the kernel refused (the others of its batch have been
         carried out), IPVSSocketError when a batch could not be sent or its answers not
         read (what the kernel did of it is unknown); the caller restores the table.
@@ -607,19 +764,63 @@ class IPVSNetlink:
                 raise IPVSKernelError(message_for(op, code), op=op, code=code)
 
     def _send_batch(self, batch: list) -> list:
-        """Send ``batch`` ([(op, encoded request)]) in one write, then read every acknowledgement.
+        """Send ``batch`` ([(op, (bytes, flags))]) in one write, then read the answers.
 
         Returns [(op, errno)] for the operations the kernel refused, in order.
         """
-        for _op, msg in batch:
-            msg["header"]["type"] = self._sock.prid
         try:
-            codes = self._sock._run_with_cleanup(_batch, self._sock.asyncore, [pair[1] for pair in batch])
+            codes = self._table.batch([pair[1] for pair in batch])
         except Exception as exc:
             first = batch[0][0]
             raise IPVSSocketError("sending %d IPVS requests (%s first) failed: %s"
                                   % (len(batch), _subject(first), error_text(exc)), op=first, code=_code(exc)) from exc
         return [(pair[0], code) for pair, code in zip(batch, codes) if code]
+
+
+_ACTION_WIRE = {action: (command, full_service, full_dest, wire.NLM_F_REQUEST | extra)
+                for action, (command, full_service, full_dest, extra) in wire.ACTIONS.items()}
+
+
+def encode_request(op: dict, family_id: int) -> tuple:
+    """(bytes, flags) of the request that carries out ``op`` (sequence number 0, no NLM_F_ACK)."""
+    command, full_service, full_dest, flags = _ACTION_WIRE[op["action"]]
+    svc = op["service"]
+    attrs = wire.nla(wire.CMD_ATTR_SERVICE, wire.service_attrs(
+        svc, full_service, _scheduler_flag_bits(svc) if full_service else 0))
+    if full_dest is not None:
+        real_server = op["real_server"]
+        attrs += wire.nla(wire.CMD_ATTR_DEST, wire.dest_attrs(
+            real_server, svc["family"], full_dest, state.FORWARDING[real_server["forwarding"]] if full_dest else 0))
+    return wire.message(family_id, command, attrs, flags), flags
+
+
+def _service_from_raw(raw: dict) -> dict:
+    """A canonical service from ipvs_wire.parse_service's fields."""
+    family = _FAMILY[raw["af"]]
+    bits = raw["flags"]
+    fwmark = raw["fwmark"] or None
+    persistent = bool(bits & state.FLAG_PERSISTENT)
+    netmask = state.full_prefix(family)
+    if persistent and raw["netmask"] is not None:
+        netmask = _prefix_from_attr(family, socket.inet_ntoa(raw["netmask"]))
+    return {
+        "family": family,
+        "protocol": None if fwmark else _PROTO_NAME.get(raw["protocol"]),
+        "address": None if fwmark else raw["address"],
+        "port": None if fwmark else raw["port"],
+        "fwmark": fwmark,
+        "scheduler": raw["scheduler"],
+        "scheduler_flags": sorted(name for name, bit in state.SCHED_FLAG_BITS.items() if bits & bit),
+        "persistence_timeout": raw["timeout"] if persistent else 0,
+        "persistence_netmask": netmask,
+        "one_packet": bool(bits & state.FLAG_ONEPACKET),
+    }
+
+
+def _split_counters(raw: dict) -> tuple:
+    """(stats, rates) of a parsed service or real server, as ipvs_info returns them."""
+    found = raw["counters"] or {}
+    return ({name: found.get(name, 0) for name, _attr in _STATS}, {name: found.get(name, 0) for name, _attr in _RATES})
 
 
 async def _one(core, msg, timeout: float) -> bool:
@@ -637,37 +838,3 @@ async def _one(core, msg, timeout: float) -> bool:
     except asyncio.TimeoutError:
         return False
     return True
-
-
-async def _batch(core, msgs: list) -> list:
-    """pyroute2's nlm_request_batch, keeping each request's own error code.
-
-    ``msgs`` come encoded: apply() encodes every request before the first batch goes
-    out, and NetlinkRequest.prepare() would encode each one again, which costs as much
-    as the rest of the write.  Only the header fields pyroute2 fills in per request
-    (type, flags, sequence number, port id) are written into the bytes already made.
-    """
-    await core.setup_endpoint()
-    requests = []
-    data = bytearray()
-    for msg in msgs:
-        if not msg.data:
-            msg.encode()
-        encoded = bytearray(msg.data)
-        request = NetlinkRequest(core, msg)  # a sequence number and port id; it resets msg.data
-        header = msg["header"]
-        struct.pack_into("=HHII", encoded, 4, header["type"], header["flags"], header["sequence_number"], header["pid"])
-        core.msg_queue.ensure_tag(request.msg_seq)
-        data += encoded
-        requests.append(request)
-    core.send(bytes(data))
-    codes = []
-    for request in requests:
-        try:
-            async for _reply in request.response():
-                pass
-        except NetlinkError as exc:
-            codes.append(abs(exc.code))
-        else:
-            codes.append(0)
-    return codes

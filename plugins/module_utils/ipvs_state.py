@@ -14,6 +14,7 @@ empty and hands it to the adapter to apply.
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 
 SCHEDULERS = (
@@ -42,6 +43,15 @@ SCHED_FLAG_NAMES = {
 }
 SCHEDULER_FLAG_CHOICES = tuple(SCHED_FLAG_BITS) + tuple(SCHED_FLAG_NAMES)
 
+# The options of a service in ipvs_table's ``services``, and of a real server: ipvs_table
+# leaves them to this model (services_from_params) rather than to Ansible's argument spec.
+SERVICE_OPTIONS = ("protocol", "address", "port", "fwmark", "family", "scheduler", "scheduler_flags",
+                   "persistence_timeout", "persistence_netmask", "one_packet", "real_servers")
+REAL_SERVER_OPTIONS = ("address", "port", "weight", "forwarding", "upper_threshold", "lower_threshold")
+# The spellings Ansible's boolean() reads (module_utils.parsing.convert_bool).
+_TRUE = frozenset(("y", "yes", "on", "1", "true", "t"))
+_FALSE = frozenset(("n", "no", "off", "0", "false", "f"))
+
 MAX_WEIGHT = 2147483647
 MAX_FWMARK = 4294967295
 
@@ -56,8 +66,14 @@ class IPVSValidationError(ValueError):
 # ---------------------------------------------------------------- identities
 
 
+@functools.lru_cache(maxsize=4096)
+def ip(text: str):
+    """``ipaddress.ip_address(text)``, remembered: a table names the same real servers many times."""
+    return ipaddress.ip_address(text)
+
+
 def family_of(address: str) -> str:
-    return "ipv6" if ipaddress.ip_address(address).version == 6 else "ipv4"
+    return "ipv6" if ip(address).version == 6 else "ipv4"
 
 
 def full_prefix(family: str) -> int:
@@ -100,7 +116,7 @@ def canonical_address(value, param: str) -> str:
     if "%" in text:
         raise IPVSValidationError("%s: %r has a zone ID (%%...); give a global address without one" % (param, value))
     try:
-        return str(ipaddress.ip_address(text))
+        return str(ip(text))
     except ValueError:
         raise IPVSValidationError("%s: %r is not an IPv4 or IPv6 address" % (param, value)) from None
 
@@ -154,6 +170,44 @@ def _prefix(value, family: str, param: str) -> int:
     return prefix
 
 
+def boolean(value, param: str) -> bool:
+    """A bool option as Ansible reads one: a bool, 0/1, or yes/no, on/off, true/false, y/n, t/f, 1/0."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise IPVSValidationError("%s: %r is not a boolean (true/false, yes/no, on/off, 1/0)" % (param, value))
+
+
+def string_list(value, param: str) -> list:
+    """A list of strings as Ansible reads one: a list, or a comma-separated string."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return value.split(",")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [str(value)]
+    if not isinstance(value, list):
+        raise IPVSValidationError("%s: %r is not a list" % (param, value))
+    for item in value:
+        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+            raise IPVSValidationError("%s: %r is not a string" % (param, item))
+    return [str(item) for item in value]
+
+
+def known_options(item: dict, allowed: tuple, where: str) -> None:
+    """Refuse options ``item`` has that are not ``allowed``, naming them (``where`` is "services[2].")."""
+    unknown = [name for name in item if name not in allowed]
+    if unknown:
+        raise IPVSValidationError("%s: unsupported parameter%s %s (supported: %s)" % (
+            where.rstrip("."), "s" if len(unknown) > 1 else "", ", ".join(sorted(map(str, unknown))),
+            ", ".join(sorted(allowed))))
+
+
 def forwarding_name(value, param: str = "forwarding") -> str:
     name = FORWARDING_ALIASES.get(value, value)
     if name not in FORWARDING:
@@ -200,7 +254,7 @@ def service_from_params(params: dict, where: str = "") -> dict:
     if scheduler not in SCHEDULERS:
         raise IPVSValidationError("%sscheduler: %r is not one of %s" % (where, scheduler, ", ".join(SCHEDULERS)))
     flags = set()
-    for flag in p.get("scheduler_flags") or []:
+    for flag in string_list(p.get("scheduler_flags"), where + "scheduler_flags"):
         if flag in SCHED_FLAG_NAMES:
             owner, generic = SCHED_FLAG_NAMES[flag]
             if owner != scheduler:
@@ -225,10 +279,10 @@ def service_from_params(params: dict, where: str = "") -> dict:
         "scheduler_flags": sorted(flags),
         "persistence_timeout": timeout,
         "persistence_netmask": netmask,
-        "one_packet": bool(p.get("one_packet")),
+        "one_packet": boolean(p.get("one_packet"), where + "one_packet"),
         "real_servers": None,
     })
-    if p.get("one_packet") and service["protocol"] not in (None, "udp"):
+    if service["one_packet"] and service["protocol"] not in (None, "udp"):
         raise IPVSValidationError("%sone_packet: one-packet scheduling applies to UDP (or fwmark) services only"
                                   % where)
     if p.get("real_servers") is not None:
@@ -236,13 +290,17 @@ def service_from_params(params: dict, where: str = "") -> dict:
     return service
 
 
-def real_server_from_params(params: dict, service: dict, where: str = "", current: dict | None = None) -> dict:
+def real_server_from_params(params: dict, service: dict, where: str = "", current: dict | None = None,
+                            known: bool = False) -> dict:
     """Validate one real server of ``service``.
 
     Options left as None take their value from ``current`` (the live real server)
     when one is given, else the kernel's defaults: weight 1, direct routing, no thresholds.
+    With ``known``, options other than REAL_SERVER_OPTIONS are refused.
     """
     p = params
+    if known:
+        known_options(p, REAL_SERVER_OPTIONS, where)
     address = canonical_address(p.get("address"), where + "address") if p.get("address") is not None else None
     if address is None:
         raise IPVSValidationError("%saddress: a real server needs an address" % where)
@@ -284,6 +342,8 @@ def _validate_list(items: list, where: str, build, key, name, not_a_dict: str) -
     ``key`` identifies an entry, ``name`` names it in the message; ``not_a_dict`` says
     what an entry must be.
     """
+    if not isinstance(items, list):
+        raise IPVSValidationError("%s: %r is not a list" % (where, items))
     result = []
     seen: dict = {}
     for index, item in enumerate(items):
@@ -300,20 +360,21 @@ def _validate_list(items: list, where: str, build, key, name, not_a_dict: str) -
 
 def real_servers_from_params(items: list, service: dict, where: str = "real_servers") -> list:
     return sort_real_servers(_validate_list(
-        items, where, lambda item, here: real_server_from_params(item, service, here),
+        items, where, lambda item, here: real_server_from_params(item, service, here, known=True),
         real_server_id, real_server_id, "each real server is a dict with at least an address"))
 
 
 def sort_real_servers(real_servers: list) -> list:
     # IPv4 before IPv6: a tunnel real server may be of the other family than its service.
     def key(real_server):
-        address = ipaddress.ip_address(real_server["address"])
+        address = ip(real_server["address"])
         return (address.version, address, real_server["port"])
     return sorted(real_servers, key=key)
 
 
 def services_from_params(items: list, where: str = "services") -> list:
     def build(item: dict, here: str) -> dict:
+        known_options(item, SERVICE_OPTIONS, here)
         service = service_from_params(item, here)
         if service["real_servers"] is None:
             service["real_servers"] = []
@@ -428,7 +489,7 @@ def apply_ops(table: list, ops: list) -> list:
 
 def sort_table(table: list) -> list:
     return sorted(table, key=lambda s: (s["family"], s["fwmark"] or 0, s["protocol"] or "",
-                                        ipaddress.ip_address(s["address"]) if s["address"] else 0, s["port"] or 0))
+                                        ip(s["address"]) if s["address"] else 0, s["port"] or 0))
 
 
 def describe(op: dict) -> str:

@@ -245,7 +245,10 @@ def test_reason_prefers_the_errno_text():
 
 def adapter():
     """An IPVSNetlink that never opened a socket (enough for _request and apply)."""
-    return object.__new__(nl.IPVSNetlink)
+    ipvs = object.__new__(nl.IPVSNetlink)
+    ipvs._sock = None
+    ipvs._table = nl.TableSocket(None)
+    return ipvs
 
 
 @pytest.mark.parametrize("action, command, extra_flags, full_service, dest", [

@@ -3,14 +3,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The kernel's side of IPVS generic netlink, in memory, under the REAL adapter.
 
-``FakeKernel`` stands in for the kernel and ``FakeSocket`` for pyroute2's
-``IPVSSocket``: the modules run the real ``IPVSNetlink``, every request it sends is
-encoded with pyroute2's message classes to bytes, and the fake kernel decodes
-those bytes before it acts on them, as the kernel parses a request.  Every answer
-(dumps of services, real servers, sync daemons, timeouts; acknowledgements) is
-encoded by the fake kernel and decoded again for the adapter.  So whatever
-pyroute2's encoder refuses fails here as it fails on a host (``OSError`` from
-``inet_pton`` and the like), and the dump parser reads real wire data.
+``FakeKernel`` stands in for the kernel, ``FakeTableSocket`` for the raw netlink
+socket of the table (dumps, batched writes: bytes the adapter encodes by hand, see
+ipvs_wire) and ``FakeSocket`` for pyroute2's ``IPVSSocket`` (sync daemons,
+timeouts): the modules run the real ``IPVSNetlink``, and the fake kernel decodes
+every request's bytes with pyroute2's message classes before it acts on them, as
+the kernel parses a request.  Every answer (dumps of services, real servers, sync
+daemons, timeouts; acknowledgements and refusals) is encoded by the fake kernel
+with pyroute2 and parsed by the adapter from those bytes.  So whatever the
+encoders refuse fails here as it fails on a host (``OSError`` from ``inet_pton``
+and the like), and the dump parsers read real wire data.  As netlink_rcv_skb()
+does, the table socket acknowledges a request only when it asks (NLM_F_ACK), and
+answers every refusal.
 
 No socket is opened and no kernel is needed.  The kernel's answers follow
 net/netfilter/ipvs/ip_vs_ctl.c: EEXIST, ESRCH, ENOENT (scheduler, real server),
@@ -44,6 +48,7 @@ from pyroute2.netlink.generic import ipvs as genl_ipvs
 
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_netlink as nl
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_wire as wire
 
 PRID = 0x1D  # the generic netlink family id the "kernel" gave IPVS
 
@@ -133,9 +138,16 @@ class FakeKernel:
         self.sockets.append(sock)
         return sock
 
+    def table_socket(self) -> FakeTableSocket:
+        sock = FakeTableSocket(self)
+        self.sockets.append(sock)
+        return sock
+
     def adapter(self) -> nl.IPVSNetlink:
-        """The real adapter over a new socket to this kernel (what IPVSNetlink() gives once installed)."""
+        """The real adapter over new sockets to this kernel (what IPVSNetlink() gives once installed)."""
         ipvs = object.__new__(nl.IPVSNetlink)
+        ipvs._table = nl.TableSocket(self.table_socket())
+        ipvs._table.resolve()
         ipvs._sock = self.socket()
         ipvs._sock.bind(genl_ipvs.GENL_NAME, nl.ipvsmsg)
         return ipvs
@@ -261,8 +273,6 @@ class FakeKernel:
     def _table_request(self, command: str, flags: int, msg) -> list:
         action = _ACTIONS[command]
         full = action in ("add_service", "edit_service")
-        if flags & NLM_F_ACK == 0:
-            raise AssertionError("%s without NLM_F_ACK: the adapter would never hear a refusal" % command)
         if action.startswith("add") and flags & (NLM_F_CREATE | NLM_F_EXCL) != NLM_F_CREATE | NLM_F_EXCL:
             raise AssertionError("%s without NLM_F_CREATE|NLM_F_EXCL" % command)
         svc = self._key(_attrs(msg.get_attr("IPVS_CMD_ATTR_SERVICE")), full)
@@ -470,7 +480,7 @@ class FakeSocket:
     """What IPVSNetlink uses of pyroute2's IPVSSocket: bind, nlm_request, _run_with_cleanup, close.
 
     Dumps and single requests (nlm_request) are encoded here, as pyroute2 encodes
-    them; batches and timed requests run the adapter's own coroutines (_batch, _one)
+    them; timed requests run the adapter's own coroutine (_one)
     with pyroute2's NetlinkRequest over a FakeCore.  Only bytes reach the FakeKernel.
     """
 
@@ -528,14 +538,112 @@ class FakeSocket:
         return iter(replies)
 
     def _run_with_cleanup(self, func, core, *args):
-        """pyroute2 runs the adapter's coroutines (_batch, _one) on its event loop."""
+        """pyroute2 runs the adapter's coroutine (_one) on its event loop."""
         self._usable()
-        assert core is self.asyncore and func in (nl._batch, nl._one), func
+        assert core is self.asyncore and func is nl._one, func
         loop = asyncio.new_event_loop()
         try:
             return loop.run_until_complete(func(core, *args))
         finally:
             loop.close()
+
+
+class FakeTableSocket:
+    """The raw netlink socket of the table (what ``nl.open_table_socket()`` returns): bytes in, bytes out.
+
+    ``send()`` takes one write (a request, or a batch laid end to end) and the
+    FakeKernel works through it as netlink_rcv_skb() does, one message after the
+    other; ``recv()`` hands back the answers a datagram at a time: a dump's replies
+    then NLMSG_DONE, a refusal (NLMSG_ERROR with the errno) for every request the
+    kernel refused, an acknowledgement for each other request that asked for one.
+    Events: a GET request is a ``"dump"``, any other write a ``"send"``; reading an
+    answer to a write is a ``"receive"``.
+    """
+
+    def __init__(self, kernel: FakeKernel):
+        self.kernel = kernel
+        self.closed = False
+        self.broken = False
+        self.pending: list = []  # (datagram, answers a write)
+        self.writes: list = []  # the bytes of every write, as sent
+
+    def close(self):
+        self.closed = True
+
+    def _usable(self) -> None:
+        FakeSocket._usable(self)  # type: ignore[arg-type]
+
+    def _event(self, event: str) -> None:
+        FakeSocket._event(self, event)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _answer_bytes(kind: int, flags: int, seq: int, payload: bytes) -> bytes:
+        return struct.pack("=IHHII", 16 + len(payload), kind, flags, seq, 4242) + payload
+
+    def _error(self, code: int, request: bytes) -> bytes:
+        return self._answer_bytes(wire.NLMSG_ERROR, 0, struct.unpack_from("=I", request, 8)[0],
+                                  struct.pack("=i", -code) + request[:16])
+
+    def send(self, data: bytes) -> int:
+        self._usable()
+        data = bytes(data)
+        self.writes.append(data)
+        first = list(wire.messages(data))
+        if not first:
+            raise AssertionError("an empty netlink write")
+        kind = first[0][0]
+        dump = kind == PRID and _CMD.get(data[16], "").startswith("IPVS_CMD_GET")
+        if kind != wire.GENL_ID_CTRL:
+            self._event("dump" if dump else "send")
+        try:
+            for kind, flags, seq, offset, end in first:
+                request = data[offset - 16:end]
+                if kind == wire.GENL_ID_CTRL:
+                    self._family(request, seq, flags)
+                    continue
+                replies, code = (self._answer(request) if kind == PRID else ([], errno.EOPNOTSUPP))
+                if code:
+                    self.pending.append((self._error(code, request), not dump))
+                    continue
+                for reply in replies:
+                    raw = bytearray(reply.data)
+                    struct.pack_into("=HHI", raw, 4, PRID, wire.NLM_F_MULTI, seq)
+                    self.pending.append((bytes(raw), False))
+                if flags & wire.NLM_F_DUMP == wire.NLM_F_DUMP:
+                    self.pending.append((self._answer_bytes(wire.NLMSG_DONE, wire.NLM_F_MULTI, seq,
+                                                            struct.pack("=i", 0)), False))
+                elif flags & NLM_F_ACK:
+                    self.pending.append((self._error(0, request), not dump))
+        except BaseException:
+            self.broken = True
+            raise
+        return len(data)
+
+    def _answer(self, request: bytes):
+        try:
+            return self.kernel.handle(request), 0
+        except KernelSays as said:
+            return [], said.code
+
+    def _family(self, request: bytes, seq: int, flags: int) -> None:
+        """CTRL_CMD_GETFAMILY: the IPVS family's id, or ENOENT."""
+        name = request[24:request.index(b"\0", 24)]
+        if self.kernel.no_ipvs or name != b"IPVS":
+            self.pending.append((self._error(errno.ENOENT, request), False))
+            return
+        payload = struct.pack("=BBH", 1, 2, 0) + wire.nla(wire.CTRL_ATTR_FAMILY_ID, struct.pack("=H", PRID))
+        self.pending.append((self._answer_bytes(wire.GENL_ID_CTRL, 0, seq, payload), False))
+        if flags & NLM_F_ACK:
+            self.pending.append((self._error(0, request), False))
+
+    def recv(self, size: int) -> bytes:
+        self._usable()
+        if not self.pending:
+            raise AssertionError("the adapter waits for an answer the kernel never sends")
+        datagram, answers_a_write = self.pending.pop(0)
+        if answers_a_write:
+            self._event("receive")
+        return datagram[:size]
 
 
 def install_kernel(monkeypatch, table=None, **kwargs) -> FakeKernel:
@@ -546,5 +654,6 @@ def install_kernel(monkeypatch, table=None, **kwargs) -> FakeKernel:
     monkeypatch.setattr(common, "HAS_PYROUTE2", True)
     monkeypatch.setattr(common, "IPVSNetlink", nl.IPVSNetlink)
     monkeypatch.setattr(nl.genl_ipvs, "IPVSSocket", kernel.socket)
+    monkeypatch.setattr(nl, "open_table_socket", kernel.table_socket)
     monkeypatch.setattr(nl.IPVSNetlink, "interface_mtu", staticmethod(kernel.interface_mtu))
     return kernel

@@ -103,6 +103,28 @@ BAD = [
     ("fwmark-0", {"services": [{"fwmark": 0}]}, "services[0].fwmark"),
     ("exclude-address", {"services": [HTTP], "purge": True, "purge_exclude": [{"address": "192.0.2.500"}]},
      "purge_exclude[0].address"),
+    # What Ansible's argument spec refused before ipvs_table left the entries to the model:
+    ("unknown-service-option", {"services": [HTTP, dict(HTTP6, schedular="rr")]},
+     "services[1]: unsupported parameter schedular (supported: address, family, fwmark, one_packet, "),
+    ("unknown-real-server-option", {"services": [dict(HTTP, real_servers=[{"address": "192.0.2.4", "wieght": 5}])]},
+     "services[0].real_servers[0]: unsupported parameter wieght (supported: address, forwarding, lower_threshold, "),
+    ("real-server-not-a-dict", {"services": [dict(HTTP, real_servers=["192.0.2.4"])]},
+     "services[0].real_servers[0]: each real server is a dict"),
+    ("real-servers-not-a-list", {"services": [dict(HTTP, real_servers="192.0.2.4")]},
+     "services[0].real_servers: '192.0.2.4' is not a list"),
+    ("real-server-address-required", {"services": [dict(HTTP, real_servers=[{"weight": 5}])]},
+     "services[0].real_servers[0].address: a real server needs an address"),
+    ("weight-not-an-int", {"services": [dict(HTTP, real_servers=[{"address": "192.0.2.4", "weight": "heavy"}])]},
+     "services[0].real_servers[0].weight: 'heavy' is not an integer"),
+    ("one-packet-not-a-bool", {"services": [dict(HTTP, protocol="udp", one_packet="maybe")]},
+     "services[0].one_packet: 'maybe' is not a boolean"),
+    ("flags-not-a-list", {"services": [dict(HTTP, scheduler="sh", scheduler_flags={"sh-port": True})]},
+     "services[0].scheduler_flags: {'sh-port': True} is not a list"),
+    ("flag-choice", {"services": [dict(HTTP, scheduler="sh", scheduler_flags="sh-port,sh-fast")]},
+     "services[0].scheduler_flags: 'sh-fast' is not one of"),
+    ("scheduler-choice", {"services": [dict(HTTP, scheduler="fastest")]}, "services[0].scheduler: 'fastest'"),
+    ("forwarding-choice", {"services": [dict(HTTP, real_servers=[{"address": "192.0.2.4", "forwarding": "fast"}])]},
+     "services[0].real_servers[0].forwarding: 'fast' is not one of"),
 ]
 
 
@@ -144,3 +166,45 @@ def test_failed_restore_is_reported(fake_ipvs):
                                     "restoring the table failed too (")
     assert "lvs.cluster.ipvs_info" in result["msg"]
     assert len(fake.applied) == 2
+
+
+def test_entries_take_the_values_ansible_would_have_converted(fake_ipvs):
+    """Strings for integers and booleans, a comma-separated string for a list, None for a default."""
+    fake = fake_ipvs([])
+    service = {"address": "192.0.2.53", "port": "53", "protocol": "udp", "one_packet": "yes", "scheduler": "sh",
+               "scheduler_flags": "sh-port,sh-fallback", "persistence_timeout": None,
+               "real_servers": [{"address": "192.0.2.4", "weight": "7", "forwarding": None, "port": None}]}
+    exits(main, {"services": [service]})
+    live = fake.table()[0]
+    assert (live["port"], live["one_packet"], live["scheduler_flags"], live["persistence_timeout"]) == \
+        (53, True, ["flag-1", "flag-2"], 0)
+    assert live["real_servers"] == [{"address": "192.0.2.4", "port": 53, "weight": 7, "forwarding": "dr",
+                                     "upper_threshold": 0, "lower_threshold": 0}]
+    again = exits(main, {"services": [dict(service, one_packet=True, scheduler_flags=["sh-fallback", "sh-port"],
+                                           port=53)]})
+    assert again["changed"] is False
+
+
+def test_the_documented_entry_options_are_what_the_model_applies():
+    """ipvs_table leaves its entries to ipvs_state: the documentation must still describe
+    common.service_spec() (type, default, choices, elements, required) option for option."""
+    import yaml
+
+    from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_common as common
+
+    documented = yaml.safe_load(ipvs_table.DOCUMENTATION)["options"]["services"]["suboptions"]
+    spec = common.service_spec()
+    spec["real_servers"]["default"] = []
+    assert set(documented) == set(spec) == set(state.SERVICE_OPTIONS)
+    assert set(documented["real_servers"]["suboptions"]) == set(spec["real_servers"]["options"]) == \
+        set(state.REAL_SERVER_OPTIONS)
+
+    def same(doc: dict, option: dict, name: str) -> None:
+        for key in ("type", "default", "choices", "elements", "required"):
+            assert doc.get(key, False if key == "required" else None) == \
+                option.get(key, False if key == "required" else None), (name, key)
+
+    for name, option in spec.items():
+        same(documented[name], option, name)
+    for name, option in spec["real_servers"]["options"].items():
+        same(documented["real_servers"]["suboptions"][name], option, "real_servers." + name)
