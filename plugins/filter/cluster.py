@@ -8,6 +8,9 @@ Each is documented in the YAML file of its name beside this one (ansible-doc -t 
 
 from __future__ import annotations
 
+import base64
+import json
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lvs.cluster.plugins.plugin_utils import cluster_model as model
@@ -57,6 +60,23 @@ def dr_findings(result, cluster_model):
     return model.dr_findings(result, cluster_model)
 
 
+def frontend_findings(frontend, sysctls, addresses, vhost, arp=None, host=None):
+    """What a frontend's kernel and Apache hold that direct routing cannot live with: one message each.
+
+    Takes the role's reads as registered: ``sysctls`` the results of a slurp loop over
+    ``[interface, name]`` pairs, ``addresses`` the stdout of ``ip -json address show``,
+    ``vhost`` a slurp's base64 content, ``arp`` lvs.cluster.dr_probe's result (or skipped).
+    """
+    try:
+        values = {tuple(r["item"]): int(base64.b64decode(r["content"])) for r in sysctls}
+        links = json.loads(addresses)
+        text = base64.b64decode(vhost).decode("utf-8", "replace")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("lvs.cluster.frontend_findings: cannot read the frontend's state: %s" % exc) from None
+    probe = arp if arp and not arp.get("skipped") else None
+    return model.frontend_findings(frontend, values, links, text, probe, host)
+
+
 def director_status(info, director, drained=None, probe=None):
     """ipvs_info's result as operators read it: summary lines with health, the drift, dr_probe's findings."""
     return model.director_status(info, director, list(drained or []), probe)
@@ -73,4 +93,5 @@ class FilterModule:
             "real_server_entries": real_server_entries,
             "endpoint": endpoint,
             "dr_findings": dr_findings,
+            "frontend_findings": frontend_findings,
         }

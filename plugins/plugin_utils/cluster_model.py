@@ -778,6 +778,80 @@ def dr_findings(result: Mapping, model: Mapping) -> list:
     return findings
 
 
+def frontend_findings(model: Mapping, sysctls: Mapping, addresses: list, vhost: str, arp: Mapping | None = None,
+                      host: str | None = None) -> list:
+    """What a frontend's kernel and Apache hold that direct routing cannot live with.
+
+    ``sysctls`` maps ``(interface, name)`` (``all`` and the model's interface;
+    ``arp_ignore``, ``arp_announce``) to the values read from /proc; the kernel
+    uses the larger of ``all`` and the interface's. ``addresses`` is ``ip -json
+    address show``; ``vhost`` the virtual host's text. ``arp`` is
+    ``lvs.cluster.dr_probe``'s result from a director on the segment: ``host``
+    (this frontend) answering ARP for a VIP is a finding. Returns one message
+    per problem; an empty list is a frontend safe to forward to.
+    """
+    iface = model["interface"]
+    findings = []
+
+    def effective(name: str) -> int:
+        return max(int(sysctls.get(("all", name), 0)), int(sysctls.get((iface, name), 0)))
+
+    if effective("arp_ignore") < 1:
+        findings.append("effective arp_ignore=%d on %s (needs >= 1, frontend_arp_ignore): this host answers ARP "
+                        "for the VIPs on lo" % (effective("arp_ignore"), iface))
+    if effective("arp_announce") != 2:
+        findings.append("effective arp_announce=%d on %s (needs 2, frontend_arp_announce): this host may announce "
+                        "a VIP as its ARP source" % (effective("arp_announce"), iface))
+
+    vips = [v["address"] for v in model["vips"]]
+    on_lo, elsewhere = set(), set()
+    for link in addresses:
+        for info in link.get("addr_info") or []:
+            local = _canonical(info.get("local"))
+            if local not in vips:
+                continue
+            if link.get("ifname") != "lo":
+                elsewhere.add("%s on %s" % (local, link.get("ifname")))
+            elif info.get("prefixlen") in (32, 128):
+                on_lo.add(local)
+    missing = [v for v in vips if v not in on_lo]
+    if missing:
+        findings.append("VIPs not on lo as /32 or /128: %s (the kernel would drop the clients' packets "
+                        "for them)" % ", ".join(missing))
+    if elsewhere:
+        findings.append("VIPs also on another interface, which answers ARP for them: %s" % ", ".join(sorted(elsewhere)))
+
+    findings.extend(_status_findings(model, vhost))
+    if arp:
+        findings.extend(f["message"] for f in dr_findings(arp, model) if f["kind"] == "arp" and f["host"] == host)
+    return findings
+
+
+def _canonical(address) -> str | None:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+def _status_findings(model: Mapping, vhost: str) -> list:
+    """The status page's <Location> grants exactly the model's status_allow (``Require ip``), and the
+    host itself (``Require local``), nobody else."""
+    path = model["status_path"]
+    match = re.search(r"<Location\s+%s\s*>(.*?)</Location>" % re.escape(path), vhost, re.S)
+    if match is None:
+        return ["the virtual host has no <Location %s> block: the status page is not restricted" % path]
+    requires = [line.split() for line in match.group(1).splitlines() if line.split()[:1] == ["Require"]]
+    granted = [word for words in requires if words[1:2] == ["ip"] for word in words[2:]]
+    others = [" ".join(words) for words in requires if words[1:2] not in (["ip"], ["local"])]
+    findings = []
+    if set(granted) != set(model["status_allow"]) or others:
+        findings.append("%s is readable by %s, expected exactly %s (the directors' addresses on the segment and "
+                        "frontend_status_allow_extra)" % (path, ", ".join(granted + others) or "nobody",
+                                                          ", ".join(model["status_allow"])))
+    return findings
+
+
 def endpoint(address, port=0) -> str:
     """``192.0.2.4:80``, ``[2001:db8::4]:80``; the address alone (bracketed if IPv6) for port 0."""
     text = str(address)

@@ -584,3 +584,79 @@ def test_the_arp_witness_is_a_device_not_an_address_label():
     lb01["interfaces"].insert(0, "eth0_3")
     lb01["eth0_3"] = {"ipv4": {"address": "192.0.2.13", "netmask": "255.255.255.255"}}
     assert frontend(hostvars=hostvars, groups=groups)["arp_witness"] == {"host": "lb01", "interface": "eth0"}
+
+
+# ------------------------------------------------------ frontend_findings
+
+def _frontend_state(m, arp_ignore=1, arp_announce=2, lo=None, eth0=None, requires=None):
+    """What the frontend role reads on a healthy web01, with what a test changes."""
+    sysctls = {("all", "arp_ignore"): arp_ignore, ("all", "arp_announce"): arp_announce,
+               (m["interface"], "arp_ignore"): 0, (m["interface"], "arp_announce"): 0}
+    addresses = [
+        {"ifname": "lo", "addr_info": lo if lo is not None else [
+            {"family": "inet", "local": "127.0.0.1", "prefixlen": 8},
+            {"family": "inet", "local": "192.0.2.13", "prefixlen": 32, "label": "lo:1"}]},
+        {"ifname": m["interface"], "addr_info": eth0 or [{"family": "inet", "local": m["address"], "prefixlen": 24}]},
+    ]
+    if requires is None:
+        requires = ["Require local"] + ["Require ip %s" % a for a in m["status_allow"]]
+    vhost = "<VirtualHost 192.0.2.4:80>\n    <Location %s>\n        SetHandler server-status\n%s\n    </Location>\n" \
+            "</VirtualHost>\n" % (m["status_path"], "\n".join("        " + r for r in requires))
+    return sysctls, addresses, vhost
+
+
+def test_a_healthy_frontend_has_no_findings():
+    m = frontend()
+    assert model.frontend_findings(m, *_frontend_state(m)) == []
+
+
+def test_the_kernel_takes_the_larger_of_all_and_the_interface():
+    m = frontend()
+    sysctls, addresses, vhost = _frontend_state(m, arp_ignore=0, arp_announce=0)
+    sysctls[("eth0", "arp_ignore")] = 1
+    sysctls[("eth0", "arp_announce")] = 2
+    assert model.frontend_findings(m, sysctls, addresses, vhost) == []
+    findings = model.frontend_findings(m, *_frontend_state(m, arp_ignore=0, arp_announce=1))
+    assert [f.split(" (")[0] for f in findings] == ["effective arp_ignore=0 on eth0", "effective arp_announce=1 on eth0"]
+
+
+def test_a_vip_missing_from_lo_or_not_a_host_route_or_on_the_nic_is_named():
+    m = frontend()
+    assert model.frontend_findings(m, *_frontend_state(m, lo=[]))[0].startswith("VIPs not on lo as /32 or /128: 192.0.2.13")
+    wide = [{"family": "inet", "local": "192.0.2.13", "prefixlen": 24}]
+    assert model.frontend_findings(m, *_frontend_state(m, lo=wide))[0].startswith("VIPs not on lo")
+    on_nic = [{"family": "inet", "local": "192.0.2.4", "prefixlen": 24}, {"family": "inet", "local": "192.0.2.13",
+                                                                          "prefixlen": 32}]
+    assert model.frontend_findings(m, *_frontend_state(m, eth0=on_nic)) == [
+        "VIPs also on another interface, which answers ARP for them: 192.0.2.13 on eth0"]
+
+
+def test_an_ipv6_vip_is_compared_in_canonical_form():
+    m = frontend({"frontend_vips": ["2001:DB8:0::13"]})
+    lo = [{"family": "inet6", "local": "2001:db8::13", "prefixlen": 128}]
+    assert model.frontend_findings(m, *_frontend_state(m, lo=lo)) == []
+
+
+def test_the_status_page_grants_exactly_the_directors():
+    m = frontend()
+    allow = m["status_allow"]
+    assert allow and model.frontend_findings(m, *_frontend_state(m, requires=["Require ip " + " ".join(allow)])) == []
+    for requires in (["Require ip %s" % a for a in allow] + ["Require all granted"],
+                     ["Require ip 192.0.2.0/24"],
+                     []):
+        findings = model.frontend_findings(m, *_frontend_state(m, requires=requires))
+        assert len(findings) == 1 and findings[0].startswith("/server-status is readable by"), findings
+    sysctls, addresses, vhost = _frontend_state(m)
+    assert model.frontend_findings(m, sysctls, addresses, vhost.replace("Location", "Directory")) == [
+        "the virtual host has no <Location /server-status> block: the status page is not restricted"]
+
+
+def test_the_frontend_answering_arp_is_a_finding_for_it_alone():
+    hostvars, groups = inventory()
+    hostvars = with_macs(hostvars)
+    m = frontend(hostvars=hostvars, groups=groups)
+    probe = {"probes": [], "arp": [{"address": "192.0.2.13", "responders": [
+        {"mac": "52:54:00:00:00:04"}, {"mac": "52:54:00:00:00:05"}, {"mac": "52:54:00:00:00:03"}]}]}
+    findings = model.frontend_findings(m, *_frontend_state(m), probe, "web01")
+    assert len(findings) == 1 and findings[0].startswith("web01 (52:54:00:00:00:04) answers ARP for VIP 192.0.2.13")
+    assert model.frontend_findings(m, *_frontend_state(m), probe, "web03") == []

@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The filters' own part: reading the roles' registered results into the model's plain data."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.lvs.cluster.plugins.filter.cluster import FilterModule
+
+MODEL = {"interface": "eth0", "vips": [{"address": "192.0.2.13", "family": "ipv4"}], "status_path": "/server-status",
+         "status_allow": ["192.0.2.3"], "services": [], "hosts_by_mac": {"52:54:00:00:00:04": {"host": "web01",
+                                                                                            "role": "frontend"}}}
+VHOST = "<Location /server-status>\n  Require local\n  Require ip 192.0.2.3\n</Location>\n"
+ADDRESSES = json.dumps([{"ifname": "lo", "addr_info": [{"local": "192.0.2.13", "prefixlen": 32}]}])
+findings = FilterModule().filters()["frontend_findings"]
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def slurped(arp_ignore: int) -> list:
+    values = {"arp_ignore": arp_ignore, "arp_announce": 2}
+    return [{"item": [iface, name], "content": b64("%d\n" % values[name])}
+            for iface in ("all", "eth0") for name in ("arp_ignore", "arp_announce")]
+
+
+def test_registered_reads_are_decoded():
+    assert findings(MODEL, slurped(1), ADDRESSES, b64(VHOST)) == []
+    assert findings(MODEL, slurped(0), ADDRESSES, b64(VHOST))[0].startswith("effective arp_ignore=0 on eth0")
+
+
+def test_a_skipped_arp_probe_is_no_finding_and_a_run_one_is():
+    arp = {"probes": [], "arp": [{"address": "192.0.2.13", "responders": [{"mac": "52:54:00:00:00:04"}]}]}
+    assert findings(MODEL, slurped(1), ADDRESSES, b64(VHOST), {"skipped": True, "changed": False}, "web01") == []
+    assert findings(MODEL, slurped(1), ADDRESSES, b64(VHOST), arp, "web01")[0].startswith("web01 (52:54:00:00:00:04)")
+
+
+def test_unreadable_reads_are_a_filter_error():
+    with pytest.raises(AnsibleFilterError, match="frontend_findings: cannot read"):
+        findings(MODEL, [{"item": ["all", "arp_ignore"], "content": b64("one")}], ADDRESSES, b64(VHOST))
+    with pytest.raises(AnsibleFilterError, match="frontend_findings: cannot read"):
+        findings(MODEL, slurped(1), "not json", b64(VHOST))
