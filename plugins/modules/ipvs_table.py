@@ -29,7 +29,8 @@ attributes:
     description: Computes the same operations and reports them without applying any.
   diff_mode:
     support: full
-    description: Shows the affected services before and after.
+    description: Shows the services the run changes (or would change) before and after; nothing for a run with no
+      change.
 options:
   services:
     description:
@@ -224,17 +225,19 @@ def main():
         else:  # read back what the kernel made of the changes; with none, the table is the one just read
             after_table = common.dump(module, ipvs, applied=ops) if ops else before_table
 
-    touched = {state.service_key(s) for s in desired} | {state.service_key(op["service"]) for op in ops}
     listed = {state.service_key(s) for s in desired}
-    module.exit_json(
-        changed=bool(ops),
-        services=[state.public(s) for s in after_table if state.service_key(s) in listed],
-        operations=[state.describe(op) for op in ops],
-        diff={
+    result = {
+        "changed": bool(ops),
+        "services": [state.public(s) for s in after_table if state.service_key(s) in listed],
+        "operations": [state.describe(op) for op in ops],
+    }
+    if module._diff:  # the services the operations change, as they were and as they are (or would be)
+        touched = {state.service_key(op["service"]) for op in ops}
+        result["diff"] = {
             "before": {state.service_id(s): state.public(s) for s in before_table if state.service_key(s) in touched},
             "after": {state.service_id(s): state.public(s) for s in after_table if state.service_key(s) in touched},
-        },
-    )
+        }
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -75,9 +75,14 @@ def test_second_run_and_second_check_change_nothing(fake_ipvs):
     assert exits(main, DESIRED, check_mode=True)["changed"] is False
     again = exits(main, DESIRED, diff=True)
     assert again["changed"] is False and again["operations"] == []
-    assert again["diff"]["before"] == again["diff"]["after"]
-    assert set(again["diff"]["after"]) == {"tcp/192.0.2.13:80", "tcp/[2001:db8::13]:80"}
+    assert again["diff"] == {"before": {}, "after": {}}
     assert len(fake.applied) == 1
+
+
+def test_the_diff_comes_in_diff_mode_only(fake_ipvs):
+    fake_ipvs(live_table(CURRENT))
+    result = exits(main, DESIRED, check_mode=True)
+    assert result["changed"] is True and "diff" not in result
 
 
 def test_without_purge_unlisted_services_stay(fake_ipvs):
@@ -208,3 +213,10 @@ def test_the_documented_entry_options_are_what_the_model_applies():
         same(documented[name], option, name)
     for name, option in spec["real_servers"]["options"].items():
         same(documented["real_servers"]["suboptions"][name], option, "real_servers." + name)
+
+
+def test_a_listed_service_that_needs_no_change_is_not_in_the_diff(fake_ipvs):
+    fake_ipvs(live_table([HTTP]))
+    diff = exits(main, {"services": [HTTP, HTTP6]}, diff=True)["diff"]
+    assert diff["before"] == {}
+    assert set(diff["after"]) == {"tcp/[2001:db8::13]:80"}
