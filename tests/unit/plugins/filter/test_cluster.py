@@ -13,9 +13,14 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lvs.cluster.plugins.filter.cluster import FilterModule
 
-MODEL = {"interface": "eth0", "vips": [{"address": "192.0.2.13", "family": "ipv4"}], "status_path": "/server-status",
-         "status_allow": ["192.0.2.3"], "services": [], "hosts_by_mac": {"52:54:00:00:00:04": {"host": "web01",
-                                                                                            "role": "frontend"}}}
+MODEL = {
+    "interface": "eth0",
+    "vips": [{"address": "192.0.2.13", "family": "ipv4"}],
+    "status_path": "/server-status",
+    "status_allow": ["192.0.2.3"],
+    "services": [],
+    "hosts_by_mac": {"52:54:00:00:00:04": {"host": "web01", "role": "frontend"}},
+}
 VHOST = "<Location /server-status>\n  Require local\n  Require ip 192.0.2.3\n</Location>\n"
 ADDRESSES = json.dumps([{"ifname": "lo", "addr_info": [{"local": "192.0.2.13", "prefixlen": 32}]}])
 findings = FilterModule().filters()["frontend_findings"]

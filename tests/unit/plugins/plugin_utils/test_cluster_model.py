@@ -625,8 +625,8 @@ def test_a_vip_missing_from_lo_or_not_a_host_route_or_on_the_nic_is_named():
     assert model.frontend_findings(m, *_frontend_state(m, lo=[]))[0].startswith("VIPs not on lo as /32 or /128: 192.0.2.13")
     wide = [{"family": "inet", "local": "192.0.2.13", "prefixlen": 24}]
     assert model.frontend_findings(m, *_frontend_state(m, lo=wide))[0].startswith("VIPs not on lo")
-    on_nic = [{"family": "inet", "local": "192.0.2.4", "prefixlen": 24}, {"family": "inet", "local": "192.0.2.13",
-                                                                          "prefixlen": 32}]
+    on_nic = [{"family": "inet", "local": "192.0.2.4", "prefixlen": 24},
+              {"family": "inet", "local": "192.0.2.13", "prefixlen": 32}]
     assert model.frontend_findings(m, *_frontend_state(m, eth0=on_nic)) == [
         "VIPs also on another interface, which answers ARP for them: 192.0.2.13 on eth0"]
 
