@@ -22,14 +22,19 @@ def _host(hostvars, host):
     return host
 
 
+def _stored(result):
+    """The model as Ansible stores variables: ``errors`` a plain list (not the model's Errors)."""
+    return dict(result, errors=list(result["errors"]))
+
+
 def director_model(settings, hostvars, groups, host):
     """The lb role's variables (a dict by name) and the inventory, checked; ``errors`` lists what is wrong."""
-    return model.director_model(settings, hostvars, groups, _host(hostvars, host))
+    return _stored(model.director_model(settings, hostvars, groups, _host(hostvars, host)))
 
 
 def frontend_model(settings, hostvars, groups, host):
     """The frontend role's variables (a dict by name) and the inventory, checked; ``errors`` lists what is wrong."""
-    return model.frontend_model(settings, hostvars, groups, _host(hostvars, host))
+    return _stored(model.frontend_model(settings, hostvars, groups, _host(hostvars, host)))
 
 
 def ipvs_drift(services, director):

@@ -52,3 +52,10 @@ def test_unreadable_reads_are_a_filter_error():
         findings(MODEL, [{"item": ["all", "arp_ignore"], "content": b64("one")}], ADDRESSES, b64(VHOST))
     with pytest.raises(AnsibleFilterError, match="frontend_findings: cannot read"):
         findings(MODEL, slurped(1), "not json", b64(VHOST))
+
+
+def test_the_models_are_stored_as_plain_data():
+    # Ansible 2.19 warns about (and converts) types it does not store, such as the model's Errors.
+    hostvars = {"web01": {}}
+    result = FilterModule().filters()["frontend_model"]({}, hostvars, {}, "web01")
+    assert type(result["errors"]) is list and result["errors"]
