@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state, ipvs_text
 from ansible_collections.lvs.cluster.plugins.plugin_utils import cluster_model as model
 
 ROLES = Path(__file__).resolve().parents[4] / "roles"
@@ -660,3 +661,36 @@ def test_the_frontend_answering_arp_is_a_finding_for_it_alone():
     findings = model.frontend_findings(m, *_frontend_state(m), probe, "web01")
     assert len(findings) == 1 and findings[0].startswith("web01 (52:54:00:00:00:04) answers ARP for VIP 192.0.2.13")
     assert model.frontend_findings(m, *_frontend_state(m), probe, "web03") == []
+
+
+# The README's "From an ipvsadm rules file to an inventory": the seed director's save file,
+# parsed, is the table the lb role applies for the seed's inventory (the default lb_services).
+SEED_RULES = """\
+-A -t 192.0.2.13:80 -s wlc
+-a -t 192.0.2.13:80 -r 192.0.2.4:80 -g -w 5
+-a -t 192.0.2.13:80 -r 192.0.2.5:80 -g -w 5
+-a -t 192.0.2.13:80 -r 192.0.2.6:80 -g -w 5
+-a -t 192.0.2.13:80 -r 192.0.2.7:80 -g -w 5
+"""
+
+
+def test_the_seed_rules_file_is_the_default_lb_services():
+    parsed = ipvs_text.parse(SEED_RULES)
+    assert [ipvs_text.compact(s) for s in parsed] == [
+        {"address": "192.0.2.13", "port": 80, "real_servers": [{"address": "192.0.2.%d" % n, "weight": 5}
+                                                               for n in (4, 5, 6, 7)]}]
+    assert ipvs_state.services_from_params(lb()["table"]) == parsed
+
+
+def test_a_parsed_table_maps_onto_lb_services_as_the_readme_says():
+    """persistence_timeout -> persistence, dr/nat -> gate/masq, weight 1 written out."""
+    parsed = ipvs_text.parse("-A -t 192.0.2.13:443 -s sh -p 600 -M 255.255.255.0\n"
+                             "-a -t 192.0.2.13:443 -r 192.0.2.4:443 -g -w 1\n"
+                             "-a -t 192.0.2.13:443 -r 192.0.2.5:8443 -m -w 3\n")
+    short = ipvs_text.compact(parsed[0])
+    names = {"dr": "gate", "nat": "masq", "tunnel": "ipip"}
+    entry = {"address": short["address"], "port": short["port"], "scheduler": short["scheduler"],
+             "persistence": short["persistence_timeout"], "persistence_netmask": short["persistence_netmask"],
+             "real_servers": [dict(rs, weight=rs.get("weight", 1), forwarding=names[rs.get("forwarding", "dr")])
+                              for rs in short["real_servers"]]}
+    assert ipvs_state.services_from_params(lb(lb_services=[entry], lb_healthcheck="none")["table"]) == parsed
