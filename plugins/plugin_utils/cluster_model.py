@@ -639,8 +639,21 @@ def _checks(name: str, item: Mapping, get, owner: str, svc: dict) -> dict:
             optional[field] = (whole(item[field], 0, None, "%s.%s" % (name, field))
                                if item.get(field) is not None else None)
         checks.update(optional)
+        check = choice(get("check"), KEEPALIVED_CHECKS, name + ".check")
+        # keepalived reads no page text unless told (its url block's regex): only the
+        # service's own receive asks for it, not lb_check_receive (ldirectord's default).
+        regex = item.get("receive")
+        if regex is not None and regex != "":
+            regex = quotable(regex, name + ".receive")
+            if check != "http_get":
+                fail("%s.receive: only check http_get reads the page (this service's check is %s)" % (name, check))
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                fail("%s.receive: %r is not a regular expression: %s" % (name, regex, exc))
         checks.update({
-            "check": choice(get("check"), KEEPALIVED_CHECKS, name + ".check"),
+            "check": check,
+            "regex": regex or None,
             "request": url_path(get("request"), name + ".request"),
             "status_code": whole(get("status_code"), 100, 599, name + ".status_code"),
             "digest": str(digest).lower() if digest is not None else None,
@@ -675,7 +688,8 @@ def _dr_check(name: str, item: Mapping, get, owner: str, svc: dict, vips: list) 
         return None
     if owner == "ldirectord":
         checktype = svc["checktype"]
-        service = svc["service"] or WELL_KNOWN_SERVICES.get(svc["checkport"] or svc["port"])
+        # As ldirectord itself: no service given, the virtual port names it (not checkport).
+        service = svc["service"] or WELL_KNOWN_SERVICES.get(svc["port"])
         mode = None if checktype in ("on", "off", "external", "external-perl") else (
             "http" if service == "http" and checktype not in ("connect", "ping") else "connect")
         why = "checktype %s" % checktype
@@ -714,7 +728,7 @@ def _dr_check(name: str, item: Mapping, get, owner: str, svc: dict, vips: list) 
         "request": url_path(svc["request"], name + ".request") if mode == "http" else None,
         "host": ("[%s]" % probe_address) if svc["family"] == "ipv6" else probe_address,
         "status": svc.get("status_code", 200),
-        "receive": svc["receive"] if owner == "ldirectord" and mode == "http" else None,
+        "receive": (svc["receive"] if owner == "ldirectord" else svc["regex"]) if mode == "http" else None,
         "timeout": timeout,
         # The checker's own limit: the probe's, and the interpreter's start.
         "command_timeout": timeout + 2,

@@ -491,6 +491,40 @@ def test_keepalived_dr_check_follows_its_check():
         (80, "http", 200, None, 3), (81, "connect", 200, None, 3)]
 
 
+def test_a_check_can_ask_another_path_port_and_text_of_a_web_server_not_the_roles():
+    """frontend_web_server none: the directors' checks ask the user's server (path, port, expected text)."""
+    service = {"port": 80, "request": "/healthz", "receive": "^ok$", "checkport": 8081}
+    [svc] = lb(lb_services=[service])["services"]
+    assert (svc["request"], svc["receive"], svc["checkport"]) == ("/healthz", "^ok$", 8081)
+    # The DR probe names the service from the virtual port, as ldirectord does, not from checkport.
+    check = svc["dr_check"]
+    assert (check["probe_port"], check["mode"], check["request"], check["receive"]) == (8081, "http", "/healthz", "^ok$")
+    [svc] = lb(lb_healthcheck="keepalived", lb_services=[dict(service, status_code=204)])["services"]
+    assert (svc["request"], svc["regex"], svc["checkport"], svc["status_code"]) == ("/healthz", "^ok$", 8081, 204)
+    check = svc["dr_check"]
+    assert (check["probe_port"], check["mode"], check["request"], check["receive"], check["status"]) == (
+        8081, "http", "/healthz", "^ok$", 204)
+
+
+def test_keepalived_reads_the_page_text_only_when_the_service_asks():
+    """lb_check_receive is ldirectord's default; keepalived's regex comes from the service's receive only."""
+    [svc] = lb(lb_healthcheck="keepalived", lb_services=[{"port": 80}])["services"]
+    assert svc["regex"] is None and svc["dr_check"]["receive"] is None
+    [svc] = lb(lb_healthcheck="keepalived", lb_services=[{"port": 80, "receive": ""}])["services"]
+    assert svc["regex"] is None
+
+
+@pytest.mark.parametrize("service, expected", [
+    ({"port": 80, "check": "tcp", "receive": "ok"},
+     "lb_services[0].receive: only check http_get reads the page (this service's check is tcp)"),
+    ({"port": 80, "receive": "ok("}, "lb_services[0].receive: 'ok(' is not a regular expression"),
+    ({"port": 80, "receive": 'ok" }'}, "lb_services[0].receive: "),
+    ({"port": 80, "receive": "ok\n}"}, "lb_services[0].receive: "),
+])
+def test_bad_keepalived_receive_is_named(service, expected):
+    assert expected in errors_of(lb_healthcheck="keepalived", lb_services=[service])
+
+
 @pytest.mark.parametrize("service, why", [
     ({"port": 53, "protocol": "udp"}, "protocol udp"),
     ({"port": 80, "forwarding": "nat"}, "real servers forwarded by nat"),
