@@ -889,8 +889,8 @@ def tcp_listeners(text: str) -> list:
         fields = row.split()
         if len(fields) < 5 or ":" not in fields[3]:
             continue
-        local, _, port_text = fields[3].rpartition(":")
-        local, _, device = local.partition("%")
+        local, port_text = fields[3].rsplit(":", 1)
+        local, device = (local.split("%", 1) + [""])[:2]
         if not _DIGITS.match(port_text):
             continue
         if local != "*":

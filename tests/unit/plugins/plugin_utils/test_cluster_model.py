@@ -762,7 +762,7 @@ def test_without_a_web_server_of_the_roles_each_vip_port_nobody_listens_on_is_na
     assert m["errors"] == []
     lo = [{"family": "inet", "local": "192.0.2.13", "prefixlen": 32},
           {"family": "inet6", "local": "2001:db8::d", "prefixlen": 128}]
-    sysctls, addresses, _ = _frontend_state(m, lo=lo)
+    sysctls, addresses = _frontend_state(m, lo=lo)[:2]
     findings = model.frontend_findings(m, sysctls, addresses, "", None, "web01", model.tcp_listeners(SS))
     assert [f.split(" (")[0] for f in findings] == ["nothing listens on %s" % where for where in missing]
     assert all("frontend_http_port" in f for f in findings)
