@@ -5,7 +5,10 @@ reads), polled every 0.1 s in one process: an Ansible task in a UML director
 costs seconds, too coarse to time a detection.
 
   wait     until a real server reaches a weight (--weight) or any weight other
-           than 0 (--up), or --timeout; prints when, and the seconds since --since
+           than 0 (--up), or --timeout; prints when, and the seconds since --since.
+           With --ready FILE it creates FILE once it has read the table, so
+           that a drill can start it before the fault and cause the fault
+           only when it is watching (its start costs seconds in a UML director)
   reloads  for each step of --plan: install that variant of the daemon's
            configuration, reload the daemon, and poll until the service's real
            servers and weights equal the variant's, or --timeout; real servers
@@ -48,6 +51,9 @@ def cmd_wait(args, ipvs: IPVSNetlink) -> dict:
         seen = table.get(key)
         done = (seen is not None and seen > 0) if args.up else seen == args.weight
         now = time.time()
+        if args.ready and not os.path.exists(args.ready):
+            with open(args.ready, "w", encoding="utf-8") as ready:
+                ready.write("%s %s\n" % (now, seen))
         if done or now - start >= args.timeout:
             return {"reached": done, "weight": seen, "at": round(now, 3),
                     "since": round(now - args.since, 3) if args.since else None,
@@ -112,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--weight", type=int, default=0)
     w.add_argument("--up", action="store_true", help="wait for any weight above 0")
     w.add_argument("--since", type=float, default=0.0, help="epoch seconds to measure from (the fault)")
+    w.add_argument("--ready", help="a file to create once the table has been read (it must not exist yet)")
     r = sub.add_parser("reloads")
     r.add_argument("--plan", required=True, help="JSON: {variants: {NAME: {file, real_servers}}, steps: [NAME...]}")
     r.add_argument("--config", required=True, help="the daemon's configuration file")
