@@ -65,21 +65,26 @@ def dr_findings(result, cluster_model):
     return model.dr_findings(result, cluster_model)
 
 
-def frontend_findings(frontend, sysctls, addresses, vhost, arp=None, host=None):
-    """What a frontend's kernel and Apache hold that direct routing cannot live with: one message each.
+def frontend_findings(frontend, sysctls, addresses, vhost, arp=None, host=None, listeners=None):
+    """What a frontend's kernel and web server hold that direct routing cannot live with: one message each.
 
     Takes the role's reads as registered: ``sysctls`` the results of a slurp loop over
     ``[interface, name]`` pairs, ``addresses`` the stdout of ``ip -json address show``,
-    ``vhost`` a slurp's base64 content, ``arp`` lvs.cluster.dr_probe's result (or skipped).
+    ``vhost`` a slurp's base64 content (empty when the role runs no web server),
+    ``arp`` lvs.cluster.dr_probe's result (or skipped), ``listeners`` the stdout of
+    ``ss -ltnH`` (read when the web server is the user's).
     """
     try:
         values = {tuple(r["item"]): int(base64.b64decode(r["content"])) for r in sysctls}
         links = json.loads(addresses)
-        text = base64.b64decode(vhost).decode("utf-8", "replace")
+        text = base64.b64decode(vhost or "").decode("utf-8", "replace")
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError("lvs.cluster.frontend_findings: cannot read the frontend's state: %s" % exc) from None
+    if listeners is not None and not isinstance(listeners, str):
+        raise AnsibleFilterError("lvs.cluster.frontend_findings: listeners must be the text of ss -ltnH, got %r"
+                                 % (listeners,))
     probe = arp if arp and not arp.get("skipped") else None
-    return model.frontend_findings(frontend, values, links, text, probe, host)
+    return model.frontend_findings(frontend, values, links, text, probe, host, model.tcp_listeners(listeners or ""))
 
 
 def director_status(info, director, drained=None, probe=None):

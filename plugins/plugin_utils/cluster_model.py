@@ -46,6 +46,9 @@ LDIRECTORD_SERVICES = ("dns", "ftp", "http", "https", "http_proxy", "imap", "ima
 SYSLOG_FACILITIES = ("auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog",
                      "user", "uucp") + tuple("local%d" % n for n in range(8))
 WELL_KNOWN_SERVICES = {80: "http", 443: "https"}
+# What serves the frontends' pages (frontend_web_server): the role's Apache, or
+# a server the user runs, which the role leaves alone and only checks listens.
+WEB_SERVERS = ("apache", "none")
 
 # What may reach a configuration file or a unit: no quote, space or control
 # character in a path, one printable line in a free-text field.
@@ -636,8 +639,21 @@ def _checks(name: str, item: Mapping, get, owner: str, svc: dict) -> dict:
             optional[field] = (whole(item[field], 0, None, "%s.%s" % (name, field))
                                if item.get(field) is not None else None)
         checks.update(optional)
+        check = choice(get("check"), KEEPALIVED_CHECKS, name + ".check")
+        # keepalived reads no page text unless told (its url block's regex): only the
+        # service's own receive asks for it, not lb_check_receive (ldirectord's default).
+        regex = item.get("receive")
+        if regex is not None and regex != "":
+            regex = quotable(regex, name + ".receive")
+            if check != "http_get":
+                fail("%s.receive: only check http_get reads the page (this service's check is %s)" % (name, check))
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                fail("%s.receive: %r is not a regular expression: %s" % (name, regex, exc))
         checks.update({
-            "check": choice(get("check"), KEEPALIVED_CHECKS, name + ".check"),
+            "check": check,
+            "regex": regex or None,
             "request": url_path(get("request"), name + ".request"),
             "status_code": whole(get("status_code"), 100, 599, name + ".status_code"),
             "digest": str(digest).lower() if digest is not None else None,
@@ -672,7 +688,8 @@ def _dr_check(name: str, item: Mapping, get, owner: str, svc: dict, vips: list) 
         return None
     if owner == "ldirectord":
         checktype = svc["checktype"]
-        service = svc["service"] or WELL_KNOWN_SERVICES.get(svc["checkport"] or svc["port"])
+        # As ldirectord itself: no service given, the virtual port names it (not checkport).
+        service = svc["service"] or WELL_KNOWN_SERVICES.get(svc["port"])
         mode = None if checktype in ("on", "off", "external", "external-perl") else (
             "http" if service == "http" and checktype not in ("connect", "ping") else "connect")
         why = "checktype %s" % checktype
@@ -711,7 +728,7 @@ def _dr_check(name: str, item: Mapping, get, owner: str, svc: dict, vips: list) 
         "request": url_path(svc["request"], name + ".request") if mode == "http" else None,
         "host": ("[%s]" % probe_address) if svc["family"] == "ipv6" else probe_address,
         "status": svc.get("status_code", 200),
-        "receive": svc["receive"] if owner == "ldirectord" and mode == "http" else None,
+        "receive": (svc["receive"] if owner == "ldirectord" else svc["regex"]) if mode == "http" else None,
         "timeout": timeout,
         # The checker's own limit: the probe's, and the interpreter's start.
         "command_timeout": timeout + 2,
@@ -779,16 +796,19 @@ def dr_findings(result: Mapping, model: Mapping) -> list:
 
 
 def frontend_findings(model: Mapping, sysctls: Mapping, addresses: list, vhost: str, arp: Mapping | None = None,
-                      host: str | None = None) -> list:
-    """What a frontend's kernel and Apache hold that direct routing cannot live with.
+                      host: str | None = None, listeners: list | None = None) -> list:
+    """What a frontend's kernel and web server hold that direct routing cannot live with.
 
     ``sysctls`` maps ``(interface, name)`` (``all`` and the model's interface;
     ``arp_ignore``, ``arp_announce``) to the values read from /proc; the kernel
     uses the larger of ``all`` and the interface's. ``addresses`` is ``ip -json
-    address show``; ``vhost`` the virtual host's text. ``arp`` is
-    ``lvs.cluster.dr_probe``'s result from a director on the segment: ``host``
-    (this frontend) answering ARP for a VIP is a finding. Returns one message
-    per problem; an empty list is a frontend safe to forward to.
+    address show``; ``vhost`` the virtual host's text (its status page's access
+    list is judged when the role runs Apache). ``listeners`` (``tcp_listeners``
+    of ``ss -ltnH``) is judged when the web server is the user's
+    (``frontend_web_server: none``): each VIP:frontend_http_port nothing listens
+    on is a finding. ``arp`` is ``lvs.cluster.dr_probe``'s result from a director
+    on the segment: ``host`` (this frontend) answering ARP for a VIP is a finding.
+    Returns one message per problem; an empty list is a frontend safe to forward to.
     """
     iface = model["interface"]
     findings = []
@@ -821,7 +841,10 @@ def frontend_findings(model: Mapping, sysctls: Mapping, addresses: list, vhost: 
     if elsewhere:
         findings.append("VIPs also on another interface, which answers ARP for them: %s" % ", ".join(sorted(elsewhere)))
 
-    findings.extend(_status_findings(model, vhost))
+    if model.get("web_server", "apache") == "apache":
+        findings.extend(_status_findings(model, vhost))
+    else:
+        findings.extend(_listener_findings(model, listeners or []))
     if arp:
         findings.extend(f["message"] for f in dr_findings(arp, model) if f["kind"] == "arp" and f["host"] == host)
     return findings
@@ -849,6 +872,54 @@ def _status_findings(model: Mapping, vhost: str) -> list:
         findings.append("%s is readable by %s, expected exactly %s (the directors' addresses on the segment and "
                         "frontend_status_allow_extra)" % (path, ", ".join(granted + others) or "nobody",
                                                           ", ".join(model["status_allow"])))
+    return findings
+
+
+def tcp_listeners(text: str) -> list:
+    """The listening TCP sockets in ``ss -ltnH`` output: ``{address, port, device}`` each.
+
+    ``address`` is canonical, ``0.0.0.0`` or ``::`` for the wildcards of one family,
+    ``*`` for an IPv6 wildcard that takes IPv4 too (IPV6_V6ONLY off), an IPv4-mapped
+    address as IPv4; ``device`` the interface a socket is bound to (``addr%dev``),
+    else None. Lines that are not a socket (none in ss's own output) are left out:
+    they can only make a finding, never hide one.
+    """
+    result = []
+    for row in str(text or "").splitlines():
+        fields = row.split()
+        if len(fields) < 5 or ":" not in fields[3]:
+            continue
+        local, port_text = fields[3].rsplit(":", 1)
+        local, device = (local.split("%", 1) + [""])[:2]
+        if not _DIGITS.match(port_text):
+            continue
+        if local != "*":
+            try:
+                ip = ipaddress.ip_address(local[1:-1] if local.startswith("[") and local.endswith("]") else local)
+            except ValueError:
+                continue
+            mapped = getattr(ip, "ipv4_mapped", None)
+            local = str(mapped or ip)
+        result.append({"address": local, "port": int(port_text), "device": device or None})
+    return result
+
+
+def _listener_findings(model: Mapping, listeners: list) -> list:
+    """Each VIP:frontend_http_port no listening socket takes: the web server is the user's
+    (``frontend_web_server: none``), so the role only checks it is there for the VIPs.
+
+    A socket takes a VIP's connections when it is bound to that VIP, to its family's
+    wildcard (``0.0.0.0``, ``::``) or to ``*`` (IPv6 taking IPv4 too), on no device or on
+    the interface the clients' packets arrive on."""
+    port_ = model["http_port"]
+    findings = []
+    for vip in model["vips"]:
+        wildcards = {"*", vip["address"], "0.0.0.0" if vip["family"] == "ipv4" else "::"}
+        if not any(sock["port"] == port_ and sock["address"] in wildcards
+                   and sock["device"] in (None, model["interface"]) for sock in listeners):
+            findings.append("nothing listens on %s (frontend_http_port; frontend_web_server none: the web server is "
+                            "yours to run, on the VIPs or a wildcard address): clients' requests for it fail"
+                            % endpoint(vip["address"], port_))
     return findings
 
 
@@ -1080,7 +1151,8 @@ def frontend_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     director, labels ``lo:N``), ``listen`` (the virtual host's addresses),
     ``status_allow`` (who may read the status page: every director's IPv4 and, when
     an IPv6 VIP is served, IPv6 address on the segment, plus
-    ``frontend_status_allow_extra``).
+    ``frontend_status_allow_extra``; empty when the web server is the user's),
+    ``web_server`` (``frontend_web_server``: ``apache`` or ``none``).
     """
     errors = Errors()
     s = settings
@@ -1105,8 +1177,10 @@ def frontend_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     if "ipv6" in families and own6 is None:
         errors.append("frontend_vips: an IPv6 VIP is served, but this host has no IPv6 address on %s (%s) for the "
                       "directors' checks: set lvs_address6" % (iface, describe_segment(segment_of(networks, "ipv6"))))
-    allow = errors.check(_status_allow, s, hostvars, groups, families, networks, vip_set)
     general = errors.check(_frontend_settings, s)
+    # Only the role's Apache has a status page for the directors to read.
+    allow = (errors.check(_status_allow, s, hostvars, groups, families, networks, vip_set)
+             if general is None or general["web_server"] == "apache" else [])
     if errors or allow is None or general is None:
         return {"errors": errors}
     model = {
@@ -1168,6 +1242,7 @@ def _frontend_settings(s: Mapping) -> dict:
     if "?" in status_path or "%" in status_path:
         fail("frontend_status_path: %r is not a plain path (no ? or %%)" % status_path)
     return {
+        "web_server": choice(s.get("frontend_web_server"), WEB_SERVERS, "frontend_web_server"),
         "http_port": port(s.get("frontend_http_port"), "frontend_http_port"),
         "server_name": hostname(s.get("frontend_server_name"), "frontend_server_name"),
         "document_root": path(s.get("frontend_document_root"), "frontend_document_root"),

@@ -59,3 +59,15 @@ def test_the_models_are_stored_as_plain_data():
     hostvars = {"web01": {}}
     result = FilterModule().filters()["frontend_model"]({}, hostvars, {}, "web01")
     assert type(result["errors"]) is list and result["errors"]
+
+
+def test_a_frontend_without_a_web_server_of_the_roles_is_judged_by_the_listening_sockets():
+    none = dict(MODEL, web_server="none", http_port=80)
+    ss = "LISTEN 0      511          0.0.0.0:80        0.0.0.0:*\n"
+    assert findings(none, slurped(1), ADDRESSES, "", None, "web01", ss) == []
+    assert findings(none, slurped(1), ADDRESSES, "", None, "web01", "") == [
+        "nothing listens on 192.0.2.13:80 (frontend_http_port; frontend_web_server none: the web server is yours to "
+        "run, on the VIPs or a wildcard address): clients' requests for it fail"]
+    assert findings(none, slurped(1), ADDRESSES, "")[0].startswith("nothing listens on 192.0.2.13:80")
+    with pytest.raises(AnsibleFilterError, match="listeners must be the text of ss -ltnH"):
+        findings(none, slurped(1), ADDRESSES, "", None, "web01", ["0.0.0.0:80"])

@@ -25,6 +25,7 @@ from ansible_collections.lvs.cluster.plugins.modules import ipvs_table  # noqa: 
 from ansible_collections.lvs.cluster.tests.unit.plugins.module_utils.ipvs_tables import (  # noqa: E402
     canonical,
     table_pairs,
+    tables,
 )
 from ansible_collections.lvs.cluster.tests.unit.plugins.modules import netlink_fake  # noqa: E402
 from ansible_collections.lvs.cluster.tests.unit.plugins.modules.utils import exits  # noqa: E402
@@ -75,3 +76,26 @@ def test_the_module_converges_and_check_mode_predicts_it(pair):
         assert kernel.table() == canonical(desired)
         again = exits(ipvs_table.main, args)
         assert again["changed"] is False and again["operations"] == []
+
+
+@settings(FAST, max_examples=30)
+@given(table=tables(max_services=4))
+@pytest.mark.usefixtures("harness")
+def test_gathered_is_services_input_that_rebuilds_the_table(table):
+    """gathered from one kernel, applied with state overridden to an empty one: the same table;
+    applied to the first: no change.  rendered then parsed gives gathered back (weights ipvsadm takes)."""
+    wanted = canonical(table)
+    for service in wanted:
+        for real_server in service["real_servers"]:
+            real_server["weight"] = min(real_server["weight"], 65535)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        netlink_fake.install_kernel(monkeypatch, copy.deepcopy(wanted))
+        gathered = exits(ipvs_table.main, {"state": "gathered"})["gathered"]
+        assert exits(ipvs_table.main, {"state": "overridden", "services": copy.deepcopy(gathered)})["changed"] is False
+        rendered = exits(ipvs_table.main, {"state": "rendered", "services": copy.deepcopy(gathered)})["rendered"]
+        parsed = exits(ipvs_table.main, {"state": "parsed", "running_config": "\n".join(rendered)})["parsed"]
+        assert sorted(parsed, key=repr) == sorted(gathered, key=repr)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        other = netlink_fake.install_kernel(monkeypatch, [])
+        exits(ipvs_table.main, {"state": "overridden", "services": gathered})
+        assert other.table() == wanted

@@ -220,3 +220,145 @@ def test_a_listed_service_that_needs_no_change_is_not_in_the_diff(fake_ipvs):
     diff = exits(main, {"services": [HTTP, HTTP6]}, diff=True)["diff"]
     assert diff["before"] == {}
     assert set(diff["after"]) == {"tcp/[2001:db8::13]:80"}
+
+
+# ------------------------------------------------------------------ states
+
+def test_the_documented_states_are_the_model_s():
+    import yaml
+
+    from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_resource as resource
+
+    assert yaml.safe_load(ipvs_table.DOCUMENTATION)["options"]["state"]["choices"] == list(resource.STATES)
+
+
+def converge_twice(fake, args):
+    """Check mode, run, check mode, run: return the first run's result after asserting the rest."""
+    before, writes = fake.table(), len(fake.writes)
+    checked = exits(main, args, check_mode=True, diff=True)
+    assert fake.table() == before and len(fake.writes) == writes
+    real = exits(main, args, diff=True)
+    for name in ("changed", "operations", "services", "diff"):
+        assert checked[name] == real[name], name
+    assert exits(main, args, check_mode=True)["changed"] is False
+    again = exits(main, args)
+    assert again["changed"] is False and again["operations"] == []
+    return real
+
+
+def test_state_replaced_is_the_default_and_overridden_is_purge(fake_ipvs):
+    for args, same in (({"services": [HTTP, HTTP6], "state": "replaced"}, {"services": [HTTP, HTTP6]}),
+                       (dict(DESIRED, purge=False, state="overridden"), DESIRED),
+                       (dict(DESIRED, state="overridden"), DESIRED)):
+        fake = fake_ipvs(live_table(CURRENT))
+        first = exits(main, args)
+        fake_ipvs(live_table(CURRENT))
+        assert exits(main, same) == first
+        assert fake.table() != live_table(CURRENT)
+
+
+def test_state_merged_keeps_unlisted_real_servers_and_unset_options(fake_ipvs):
+    live = [dict(HTTP, scheduler="rr", persistence_timeout=60,
+                 real_servers=[{"address": "192.0.2.4", "weight": 5, "forwarding": "nat", "port": 8080},
+                               {"address": "192.0.2.5", "weight": 5}])] + KEEPALIVED
+    fake = fake_ipvs(live_table(live))
+    args = {"state": "merged", "services": [
+        {"address": "192.0.2.13", "port": 80,
+         "real_servers": [{"address": "192.0.2.5", "weight": 0}, {"address": "192.0.2.6"}]},
+        {"address": "192.0.2.14", "port": 80}]}
+    result = converge_twice(fake, args)
+    assert result["operations"] == [
+        "edit real server 192.0.2.5:80 in tcp/192.0.2.13:80 (dr, weight 0)",
+        "add real server 192.0.2.6:80 in tcp/192.0.2.13:80 (dr, weight 1)",
+        "add service tcp/192.0.2.14:80 (scheduler wlc)",
+    ]
+    http = fake.table()[0]
+    assert (http["scheduler"], http["persistence_timeout"]) == ("rr", 60)
+    assert [(r["address"], r["port"], r["weight"], r["forwarding"]) for r in http["real_servers"]] == [
+        ("192.0.2.4", 8080, 5, "nat"), ("192.0.2.5", 80, 0, "dr"), ("192.0.2.6", 80, 1, "dr")]
+    assert len(fake.table()) == len(live) + 1
+
+
+def test_state_deleted_removes_listed_services(fake_ipvs):
+    fake = fake_ipvs(live_table(CURRENT))
+    stray = {k: v for k, v in STRAY.items() if k != "real_servers"}
+    args = {"state": "deleted", "services": [stray, {"address": "192.0.2.99", "port": 80}]}
+    result = converge_twice(fake, args)
+    assert result["operations"] == ["delete service udp/192.0.2.13:53"]
+    assert result["services"] == []
+    assert set(result["diff"]["before"]) == {"udp/192.0.2.13:53"} and result["diff"]["after"] == {}
+    assert fake.table() == live_table([s for s in CURRENT if s is not STRAY])
+
+
+def test_state_deleted_without_services_removes_all_but_the_protected(fake_ipvs):
+    fake = fake_ipvs(live_table(CURRENT))
+    result = converge_twice(fake, {"state": "deleted", "purge_exclude": [{"address": "192.0.2.50"}]})
+    assert result["operations"] == ["delete service tcp/192.0.2.13:80", "delete service udp/192.0.2.13:53",
+                                    "delete service tcp/[2001:db8::50]:443"]
+    assert fake.table() == live_table(KEEPALIVED[:2])
+    converge_twice(fake, {"state": "deleted"})
+    assert fake.table() == []
+
+
+def test_state_gathered_returns_the_table_as_services_input(fake_ipvs):
+    current = CURRENT + [{"fwmark": 3, "family": "ipv6", "scheduler": "mh", "scheduler_flags": ["mh-port"],
+                          "real_servers": [{"address": "2001:db8::4", "port": 0, "forwarding": "tunnel"}]}]
+    fake = fake_ipvs(live_table(current))
+    result = exits(main, {"state": "gathered"}, check_mode=True, diff=True)
+    assert result["changed"] is False and "diff" not in result and fake.applied == []
+    gathered = result["gathered"]
+    assert gathered[0] == {"address": "192.0.2.13", "port": 80,
+                           "real_servers": [{"address": "192.0.2.4"}, {"address": "192.0.2.6"}]}
+    assert {"fwmark": 3, "family": "ipv6", "scheduler": "mh", "scheduler_flags": ["mh-port"],
+            "real_servers": [{"address": "2001:db8::4", "forwarding": "tunnel"}]} in gathered
+    assert exits(main, {"state": "overridden", "services": gathered})["changed"] is False
+    other = fake_ipvs([])  # another director
+    exits(main, {"state": "overridden", "services": gathered})
+    assert other.table() == live_table(current)
+
+
+def test_states_rendered_and_parsed_need_no_kernel(fake_ipvs, monkeypatch):
+    from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_common as common
+
+    fake = fake_ipvs(live_table(CURRENT))
+    monkeypatch.setattr(common, "HAS_PYROUTE2", False)
+    rendered = exits(main, {"state": "rendered", "services": [HTTP, STRAY]})
+    assert rendered == {"changed": False, "rendered": [
+        "-A -t 192.0.2.13:80 -s wlc",
+        "-a -t 192.0.2.13:80 -r 192.0.2.4:80 -g -w 5",
+        "-a -t 192.0.2.13:80 -r 192.0.2.5:80 -g -w 5",
+        "-A -u 192.0.2.13:53 -s wlc",
+        "-a -u 192.0.2.13:53 -r 192.0.2.4:53 -g -w 1",
+    ]}
+    parsed = exits(main, {"state": "parsed", "running_config": "\n".join(rendered["rendered"])})
+    assert parsed["changed"] is False
+    assert parsed["parsed"] == [{"address": "192.0.2.13", "port": 80, "real_servers": HTTP["real_servers"]},
+                                {"protocol": "udp", "address": "192.0.2.13", "port": 53,
+                                 "real_servers": [{"address": "192.0.2.4"}]}]
+    assert fake.opened == 0 and fake.dumps == 0
+
+
+STATE_BAD = [
+    ("purge-with-merged", {"state": "merged", "services": [HTTP], "purge": True}, "purge: true conflicts with state: merged"),
+    ("no-services", {"purge": True}, "services: required with state: omitted"),
+    ("services-with-gathered", {"state": "gathered", "services": [HTTP]}, "services: state: gathered takes none"),
+    ("config-without-parsed", {"state": "rendered", "services": [HTTP], "running_config": "-A -f 1"},
+     "running_config: only state: parsed reads it, not state: rendered"),
+    ("parsed-bad-line", {"state": "parsed", "running_config": "-A -t 192.0.2.13:80\n-a -t 192.0.2.13:80 -r 192.0.2.4 -w x"},
+     "running_config: line 2 (-a -t 192.0.2.13:80 -r 192.0.2.4 -w x): weight: 'x' is not an integer"),
+    ("rendered-heavy", {"state": "rendered", "services": [dict(HTTP, real_servers=[{"address": "192.0.2.4", "weight": 70000}])]},
+     "services[0].real_servers: 192.0.2.4:80 has weight 70000"),
+    ("deleted-real-servers", {"state": "deleted", "services": [HTTP]}, "services[0].real_servers: state: deleted"),
+    ("deleted-bad-entry", {"state": "deleted", "services": [{"address": "192.0.2.13", "port": 0}]}, "services[0].port"),
+    ("merged-bad-entry", {"state": "merged", "services": [dict(HTTP, scheduler="fast")]}, "services[0].scheduler"),
+    ("exclude-with-replaced", {"state": "replaced", "services": [], "purge_exclude": [{"port": 80}]},
+     "purge_exclude: state: replaced"),
+]
+
+
+@pytest.mark.parametrize("args, message", [c[1:] for c in STATE_BAD], ids=[c[0] for c in STATE_BAD])
+def test_bad_state_input_fails_before_the_kernel(fake_ipvs, args, message):
+    fake = fake_ipvs(live_table(CURRENT))
+    result = fails(main, args)
+    assert result["msg"].startswith(message), result["msg"]
+    assert fake.opened == 0 and fake.applied == []

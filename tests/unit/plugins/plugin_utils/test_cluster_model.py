@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state, ipvs_text
 from ansible_collections.lvs.cluster.plugins.plugin_utils import cluster_model as model
 
 ROLES = Path(__file__).resolve().parents[4] / "roles"
@@ -491,6 +492,40 @@ def test_keepalived_dr_check_follows_its_check():
         (80, "http", 200, None, 3), (81, "connect", 200, None, 3)]
 
 
+def test_a_check_can_ask_another_path_port_and_text_of_a_web_server_not_the_roles():
+    """frontend_web_server none: the directors' checks ask the user's server (path, port, expected text)."""
+    service = {"port": 80, "request": "/healthz", "receive": "^ok$", "checkport": 8081}
+    [svc] = lb(lb_services=[service])["services"]
+    assert (svc["request"], svc["receive"], svc["checkport"]) == ("/healthz", "^ok$", 8081)
+    # The DR probe names the service from the virtual port, as ldirectord does, not from checkport.
+    check = svc["dr_check"]
+    assert (check["probe_port"], check["mode"], check["request"], check["receive"]) == (8081, "http", "/healthz", "^ok$")
+    [svc] = lb(lb_healthcheck="keepalived", lb_services=[dict(service, status_code=204)])["services"]
+    assert (svc["request"], svc["regex"], svc["checkport"], svc["status_code"]) == ("/healthz", "^ok$", 8081, 204)
+    check = svc["dr_check"]
+    assert (check["probe_port"], check["mode"], check["request"], check["receive"], check["status"]) == (
+        8081, "http", "/healthz", "^ok$", 204)
+
+
+def test_keepalived_reads_the_page_text_only_when_the_service_asks():
+    """lb_check_receive is ldirectord's default; keepalived's regex comes from the service's receive only."""
+    [svc] = lb(lb_healthcheck="keepalived", lb_services=[{"port": 80}])["services"]
+    assert svc["regex"] is None and svc["dr_check"]["receive"] is None
+    [svc] = lb(lb_healthcheck="keepalived", lb_services=[{"port": 80, "receive": ""}])["services"]
+    assert svc["regex"] is None
+
+
+@pytest.mark.parametrize("service, expected", [
+    ({"port": 80, "check": "tcp", "receive": "ok"},
+     "lb_services[0].receive: only check http_get reads the page (this service's check is tcp)"),
+    ({"port": 80, "receive": "ok("}, "lb_services[0].receive: 'ok(' is not a regular expression"),
+    ({"port": 80, "receive": 'ok" }'}, "lb_services[0].receive: "),
+    ({"port": 80, "receive": "ok\n}"}, "lb_services[0].receive: "),
+])
+def test_bad_keepalived_receive_is_named(service, expected):
+    assert expected in errors_of(lb_healthcheck="keepalived", lb_services=[service])
+
+
 @pytest.mark.parametrize("service, why", [
     ({"port": 53, "protocol": "udp"}, "protocol udp"),
     ({"port": 80, "forwarding": "nat"}, "real servers forwarded by nat"),
@@ -660,3 +695,122 @@ def test_the_frontend_answering_arp_is_a_finding_for_it_alone():
     findings = model.frontend_findings(m, *_frontend_state(m), probe, "web01")
     assert len(findings) == 1 and findings[0].startswith("web01 (52:54:00:00:00:04) answers ARP for VIP 192.0.2.13")
     assert model.frontend_findings(m, *_frontend_state(m), probe, "web03") == []
+
+
+# The README's "From an ipvsadm rules file to an inventory": the seed director's save file,
+# parsed, is the table the lb role applies for the seed's inventory (the default lb_services).
+SEED_RULES = """\
+-A -t 192.0.2.13:80 -s wlc
+-a -t 192.0.2.13:80 -r 192.0.2.4:80 -g -w 5
+-a -t 192.0.2.13:80 -r 192.0.2.5:80 -g -w 5
+-a -t 192.0.2.13:80 -r 192.0.2.6:80 -g -w 5
+-a -t 192.0.2.13:80 -r 192.0.2.7:80 -g -w 5
+"""
+
+
+def test_the_seed_rules_file_is_the_default_lb_services():
+    parsed = ipvs_text.parse(SEED_RULES)
+    assert [ipvs_text.compact(s) for s in parsed] == [
+        {"address": "192.0.2.13", "port": 80, "real_servers": [{"address": "192.0.2.%d" % n, "weight": 5}
+                                                               for n in (4, 5, 6, 7)]}]
+    assert ipvs_state.services_from_params(lb()["table"]) == parsed
+
+
+def test_a_parsed_table_maps_onto_lb_services_as_the_readme_says():
+    """persistence_timeout -> persistence, dr/nat -> gate/masq, weight 1 written out."""
+    parsed = ipvs_text.parse("-A -t 192.0.2.13:443 -s sh -p 600 -M 255.255.255.0\n"
+                             "-a -t 192.0.2.13:443 -r 192.0.2.4:443 -g -w 1\n"
+                             "-a -t 192.0.2.13:443 -r 192.0.2.5:8443 -m -w 3\n")
+    short = ipvs_text.compact(parsed[0])
+    names = {"dr": "gate", "nat": "masq", "tunnel": "ipip"}
+    entry = {"address": short["address"], "port": short["port"], "scheduler": short["scheduler"],
+             "persistence": short["persistence_timeout"], "persistence_netmask": short["persistence_netmask"],
+             "real_servers": [dict(rs, weight=rs.get("weight", 1), forwarding=names[rs.get("forwarding", "dr")])
+                              for rs in short["real_servers"]]}
+    assert ipvs_state.services_from_params(lb(lb_services=[entry], lb_healthcheck="none")["table"]) == parsed
+
+
+# ------------------------------------------- frontend_web_server none
+
+SS = """LISTEN 0      511          0.0.0.0:80        0.0.0.0:*
+LISTEN 0      4096   127.0.0.53%lo:53         0.0.0.0:*
+LISTEN 0      5                  *:8000            *:*
+LISTEN 0      511             [::]:8443          [::]:*
+LISTEN 0      128      192.0.2.13:8080        0.0.0.0:*
+LISTEN 0      128   [2001:db8::d]:8080           [::]:*
+LISTEN 0      128 [::ffff:192.0.2.14]:9000         *:*
+LISTEN 0      128   0.0.0.0%eth0:9090        0.0.0.0:*
+LISTEN 0      128     0.0.0.0%lo:9091        0.0.0.0:*
+"""
+
+
+def test_the_web_server_is_apache_by_default_and_named_when_unknown():
+    assert frontend()["web_server"] == "apache"
+    assert frontend({"frontend_web_server": "none"})["web_server"] == "none"
+    for bad in ("nginx", "Apache", None, ["none"]):
+        message = "; ".join(frontend({"frontend_web_server": bad})["errors"])
+        assert message.startswith("frontend_web_server: %r is not one of apache, none" % (bad,)), message
+
+
+def test_without_a_web_server_of_the_roles_nobody_needs_to_read_a_status_page():
+    hostvars, groups = inventory(names=True)
+    del hostvars["lb01"]["ansible_facts"]
+    hostvars["lb01"]["lvs_address"] = "192.0.2.3"
+    settings = {"frontend_vips": ["2001:db8::13"], "frontend_web_server": "none"}
+    m = frontend(settings, hostvars, groups)
+    assert m["errors"] == [] and m["status_allow"] == []
+    settings["frontend_web_server"] = "apache"
+    assert "director lb01 (group directors) has no IPv6 address" in "; ".join(frontend(settings, hostvars, groups)["errors"])
+
+
+def test_ss_listeners_are_read_with_wildcards_devices_and_mapped_addresses():
+    listeners = model.tcp_listeners(SS + "garbage\nLISTEN 0 1 [nonsense]:80 *:*\nLISTEN 0 1 1.2.3.4:http *:*\n")
+    assert listeners == [
+        {"address": "0.0.0.0", "port": 80, "device": None},
+        {"address": "127.0.0.53", "port": 53, "device": "lo"},
+        {"address": "*", "port": 8000, "device": None},
+        {"address": "::", "port": 8443, "device": None},
+        {"address": "192.0.2.13", "port": 8080, "device": None},
+        {"address": "2001:db8::d", "port": 8080, "device": None},
+        {"address": "192.0.2.14", "port": 9000, "device": None},
+        {"address": "0.0.0.0", "port": 9090, "device": "eth0"},
+        {"address": "0.0.0.0", "port": 9091, "device": "lo"},
+    ]
+    assert model.tcp_listeners("") == []
+
+
+@pytest.mark.parametrize("port, missing", [
+    (80, ["[2001:db8::d]:80"]),          # 0.0.0.0 takes IPv4 only
+    (8000, []),                          # * takes both families
+    (8443, ["192.0.2.13:8443"]),         # [::] is IPv6 only
+    (8080, []),                          # bound to each VIP
+    (9000, ["192.0.2.13:9000", "[2001:db8::d]:9000"]),   # another address
+    (9090, ["[2001:db8::d]:9090"]),      # IPv4 wildcard on the ingress interface
+    (9091, ["192.0.2.13:9091", "[2001:db8::d]:9091"]),   # bound to lo: clients' packets arrive on eth0
+    (53, ["192.0.2.13:53", "[2001:db8::d]:53"]),
+    (81, ["192.0.2.13:81", "[2001:db8::d]:81"]),
+])
+def test_without_a_web_server_of_the_roles_each_vip_port_nobody_listens_on_is_named(port, missing):
+    m = frontend({"frontend_vips": ["192.0.2.13", "2001:db8::d"], "frontend_web_server": "none",
+                  "frontend_http_port": port})
+    assert m["errors"] == []
+    lo = [{"family": "inet", "local": "192.0.2.13", "prefixlen": 32},
+          {"family": "inet6", "local": "2001:db8::d", "prefixlen": 128}]
+    sysctls, addresses = _frontend_state(m, lo=lo)[:2]
+    findings = model.frontend_findings(m, sysctls, addresses, "", None, "web01", model.tcp_listeners(SS))
+    assert [f.split(" (")[0] for f in findings] == ["nothing listens on %s" % where for where in missing]
+    assert all("frontend_http_port" in f for f in findings)
+
+
+def test_each_web_server_is_judged_by_its_own_evidence():
+    """Apache by its status page (the sockets are not read), the user's server by its sockets (no vhost)."""
+    apache = frontend()
+    sysctls, addresses, vhost = _frontend_state(apache)
+    assert model.frontend_findings(apache, sysctls, addresses, vhost, None, "web01", []) == []
+    assert model.frontend_findings(apache, sysctls, addresses, "")[0].startswith("the virtual host has no <Location")
+    none = frontend({"frontend_web_server": "none"})
+    assert model.frontend_findings(none, sysctls, addresses, "", None, "web01", model.tcp_listeners(SS)) == []
+    assert model.frontend_findings(none, sysctls, addresses, vhost)[0].startswith("nothing listens on 192.0.2.13:80")
+    # The ARP and VIP checks stay.
+    assert model.frontend_findings(none, sysctls, [], "", None, "web01", model.tcp_listeners(SS))[0].startswith(
+        "VIPs not on lo")
