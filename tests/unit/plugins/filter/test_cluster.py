@@ -58,7 +58,7 @@ def test_the_models_are_stored_as_plain_data():
     # Ansible 2.19 warns about (and converts) types it does not store, such as the model's Errors.
     hostvars = {"web01": {}}
     result = FilterModule().filters()["frontend_model"]({}, hostvars, {}, "web01")
-    assert type(result["errors"]) is list and result["errors"]
+    assert result["errors"].__class__ is list and result["errors"]
 
 
 def test_a_frontend_without_a_web_server_of_the_roles_is_judged_by_the_listening_sockets():
