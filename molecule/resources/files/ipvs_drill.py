@@ -14,6 +14,11 @@ costs seconds, too coarse to time a detection.
            servers and weights equal the variant's, or --timeout; real servers
            in both the variant before and after must never leave their weight
            meanwhile. Prints one JSON summary.
+  round    run the checker's check command (--check, with {} for a real
+           server's address) once for each real server, one after another as
+           ldirectord does, and print the seconds each took: what a round of
+           checks costs, to add to a detection window (0 when the command
+           is not installed: the checker's built-in checks cost little)
 
 Run with the director's pyroute2 virtualenv and PYTHONPATH holding
 ansible_collections/lvs/cluster.
@@ -107,6 +112,18 @@ def cmd_reloads(args, ipvs: IPVSNetlink) -> dict:
             "slowest": max((r["took"] for r in results), default=0), "steps": results}
 
 
+def cmd_round(args) -> dict:
+    if shutil.which(args.check[0]) is None:  # no such check configured: the checker's own are cheap
+        return {"seconds": {}, "total": 0, "missing": args.check[0]}
+    seconds = {}
+    for real_server in args.real_servers:
+        argv = [part.replace("{}", real_server) for part in args.check]
+        t0 = time.monotonic()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=args.timeout, check=False)
+        seconds[real_server] = round(time.monotonic() - t0, 3)
+    return {"seconds": seconds, "total": round(sum(seconds.values()), 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--address", required=True, help="virtual address of the service")
@@ -124,7 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--config", required=True, help="the daemon's configuration file")
     r.add_argument("--reload", required=True, help="the reload command")
     r.add_argument("--settle", type=float, default=1.5, help="seconds the table must stay equal after a reload")
+    c = sub.add_parser("round")
+    c.add_argument("--real-servers", type=lambda text: text.split(","), required=True, help="addresses, comma-separated")
+    c.add_argument("check", nargs="+", help="the check command and its arguments, {} for the real server")
     args = p.parse_args(argv)
+    if args.command == "round":
+        print(json.dumps(cmd_round(args), sort_keys=True))
+        return 0
     with IPVSNetlink() as ipvs:
         result = cmd_wait(args, ipvs) if args.command == "wait" else cmd_reloads(args, ipvs)
     print(json.dumps(result, sort_keys=True))
