@@ -15,50 +15,75 @@ go through pyroute2, which has no wrappers for them: their attributes are declar
 here (``ipvsmsg``).  Messages avoid the traps of pyroute2's ``IPVSService``/``IPVSDest``
 helpers (see LVS-NOTES): "update" maps to DELETE, IPv6 and fwmark services need an
 explicit netmask, dumped flags carry IP_VS_SVC_F_HASHED.
+
+pyroute2 is imported on first use only (``pyroute2_api()``): ``import pyroute2``
+loads the whole library (~0.4 s on a quiet host, ~7 s on a loaded UML director),
+and the table (``dump()``, ``apply()``, ``real_server_connections()``) never needs
+it, so ipvs_table, ipvs_info, ipvs_wait, ipvs_service and ipvs_real_server runs
+that touch only the table never import it.  The sync daemons, the timeouts and
+``interface_mtu()`` import it.  Whether pyroute2 is there, and its version, are
+read without importing it (``HAS_PYROUTE2``, ``PYROUTE2_VERSION``).  The modules
+still require pyroute2 >= 0.9.5 as documented, table-only runs included
+(``ipvs_common.open_ipvs`` fails without it): one requirement for every IPVS
+module is simpler to install and to check than one that depends on the options.
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
+import functools
+import importlib.util
 import os
 import re
 import socket
 import struct
 import sys
-import traceback
+import types
 
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_wire as wire
 
-try:
-    from pyroute2 import IPRoute
-    from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, nla
-    from pyroute2.netlink.exceptions import NetlinkError
-    from pyroute2.netlink.generic import ipvs as genl_ipvs
-    from pyroute2.netlink.nlsocket import NetlinkRequest
-except ImportError:  # reported once, by the module, through missing_required_lib
-    HAS_PYROUTE2 = False
-    PYROUTE2_IMPORT_ERROR: str | None = traceback.format_exc()
-else:
-    HAS_PYROUTE2 = True
-    PYROUTE2_IMPORT_ERROR = None
+
+def _find_pyroute2():
+    """The import spec of the pyroute2 package this Python would import (None if none): finding
+    it imports nothing."""
+    try:
+        return importlib.util.find_spec("pyroute2")
+    except (ImportError, ValueError):
+        return None
+
+
+_PYROUTE2_SPEC = _find_pyroute2()
+# Reported once, by the module, through missing_required_lib.
+HAS_PYROUTE2 = _PYROUTE2_SPEC is not None
+PYROUTE2_IMPORT_ERROR: str | None = (None if HAS_PYROUTE2 else
+                                     "ModuleNotFoundError: No module named 'pyroute2' (for %s)" % sys.executable)
 
 PYROUTE2_MINIMUM = (0, 9, 5)
 PYROUTE2_REQUIREMENT = "pyroute2>=0.9.5"
 
 
+_DIST_INFO = re.compile(r"pyroute2-([0-9][^-]*?)(?:-py[0-9.]+)?\.(?:dist|egg)-info$", re.IGNORECASE)
+
+
 def _installed_pyroute2() -> str | None:
     """The version of the pyroute2 this Python imports (even one too old to import the
-    IPVS parts from), None when there is none or it does not say."""
-    try:
-        import pyroute2
+    IPVS parts from), None when there is none or it does not say.
 
-        version = getattr(pyroute2, "__version__", None)
-        if isinstance(version, str) and version not in ("", "unknown"):
-            return version
-    except Exception:
-        pass
+    Read from the name of its distribution's metadata directory beside the package
+    (``pyroute2-0.9.7.dist-info``, Debian's ``pyroute2-0.7.2.egg-info``), else from
+    importlib.metadata: importing pyroute2 to ask costs more than the whole module run.
+    """
+    if _PYROUTE2_SPEC is None:
+        return None
+    locations = list(_PYROUTE2_SPEC.submodule_search_locations or [])
+    if locations:
+        try:
+            found = {m.group(1) for m in map(_DIST_INFO.match, os.listdir(os.path.dirname(locations[0]))) if m}
+        except OSError:
+            found = set()
+        if len(found) == 1:
+            return found.pop()
     try:
         from importlib.metadata import version as distribution_version
 
@@ -88,9 +113,11 @@ def pyroute2_too_old(found: str | None) -> str | None:
 
 PYROUTE2_VERSION = _installed_pyroute2()
 
-if HAS_PYROUTE2:
 
-    class ipvsmsg(genl_ipvs.ipvsmsg):
+def _ipvsmsg_class(base, nla):
+    """The ``ipvsmsg`` class of ``pyroute2_api()``, built on pyroute2's once it is imported."""
+
+    class ipvsmsg(base):
         """pyroute2's IPVS message, with the daemon and timeout attributes it leaves as "hex".
 
         From include/uapi/linux/ip_vs.h and ip_vs_daemon_policy in net/netfilter/ipvs/ip_vs_ctl.c.
@@ -127,6 +154,32 @@ if HAS_PYROUTE2:
                 ("IPVS_DAEMON_ATTR_MCAST_PORT", "uint16"),
                 ("IPVS_DAEMON_ATTR_MCAST_TTL", "uint8"),
             )
+
+    return ipvsmsg
+
+
+@functools.cache
+def pyroute2_api() -> types.SimpleNamespace:
+    """The pyroute2 names the adapter uses, imported on first use and kept: ``IPRoute``,
+    ``NetlinkError``, ``NetlinkRequest``, ``genl_ipvs`` (pyroute2.netlink.generic.ipvs)
+    and ``ipvsmsg`` (its IPVS message with the daemon and timeout attributes).
+
+    Only the sync daemons, the timeouts and the interface lookup call it; an
+    IPVSDependencyError says when pyroute2 cannot be imported.
+    """
+    try:
+        from pyroute2 import IPRoute
+        from pyroute2.netlink import nla
+        from pyroute2.netlink.exceptions import NetlinkError
+        from pyroute2.netlink.generic import ipvs as genl_ipvs
+        from pyroute2.netlink.nlsocket import NetlinkRequest
+    except ImportError as exc:
+        raise IPVSDependencyError("pyroute2 cannot be imported for %s (%s); the sync daemons, the timeouts and "
+                                  "interface lookups need %s" % (sys.executable, error_text(exc),
+                                                                 PYROUTE2_REQUIREMENT)) from exc
+    return types.SimpleNamespace(IPRoute=IPRoute, NetlinkError=NetlinkError, NetlinkRequest=NetlinkRequest,
+                                 genl_ipvs=genl_ipvs, ipvsmsg=_ipvsmsg_class(genl_ipvs.ipvsmsg, nla))
+
 
 SYNC_STATE = {"master": 1, "backup": 2}
 STOP_ACK_TIMEOUT = 3.0  # seconds; see IPVSNetlink.apply_sync_daemon
@@ -185,6 +238,10 @@ class IPVSKernelError(IPVSError):
 
 class IPVSEncodeError(IPVSError):
     """pyroute2 could not encode a request (a value the model let through): nothing was sent."""
+
+
+class IPVSDependencyError(IPVSError):
+    """pyroute2, needed for the sync daemons, the timeouts and interface lookups, cannot be imported."""
 
 
 class IPVSSocketError(IPVSError):
@@ -396,6 +453,11 @@ def open_table_socket():
     return sock
 
 
+def open_ipvs_socket():
+    """pyroute2's IPVSSocket, unbound, for the sync daemons and the timeouts (replaced by a fake in unit tests)."""
+    return pyroute2_api().genl_ipvs.IPVSSocket()
+
+
 class TableSocket:
     """The table's requests on a raw netlink socket, encoded and parsed by ipvs_wire.
 
@@ -485,7 +547,7 @@ class IPVSNetlink:
 
     The table (dump, apply) goes over a raw netlink socket with messages encoded and
     parsed by ipvs_wire; the sync daemons and the timeouts over a pyroute2
-    ``IPVSSocket``, opened the first time they are asked for.
+    ``IPVSSocket``, opened (and pyroute2 imported) the first time they are asked for.
     """
 
     def __init__(self):
@@ -505,17 +567,18 @@ class IPVSNetlink:
     def _pyroute2(self):
         """pyroute2's IPVS socket (for the sync daemons and the timeouts), opened once."""
         if self._sock is None:
+            api = pyroute2_api()
             try:
-                sock = genl_ipvs.IPVSSocket()
+                sock = open_ipvs_socket()
             except Exception as exc:  # pragma: no cover - depends on the kernel
                 raise IPVSKernelError("cannot open a netlink socket: %s" % error_text(exc), code=_code(exc)) from exc
             try:
-                sock.bind(genl_ipvs.GENL_NAME, ipvsmsg)
+                sock.bind(api.genl_ipvs.GENL_NAME, api.ipvsmsg)
             except Exception as exc:
                 sock.close()
                 raise IPVSKernelError(
                     "the kernel has no IPVS (generic netlink family %s not found: %s); "
-                    "load it with 'modprobe ip_vs'" % (genl_ipvs.GENL_NAME, error_text(exc))) from exc
+                    "load it with 'modprobe ip_vs'" % (api.genl_ipvs.GENL_NAME, error_text(exc))) from exc
             self._sock = sock
         return self._sock
 
@@ -536,21 +599,24 @@ class IPVSNetlink:
     # ---------------------------------------------------------------- read
 
     def _msg(self, command: str, attrs: list):
-        msg = ipvsmsg()
-        msg["cmd"] = getattr(genl_ipvs, command)
-        msg["version"] = genl_ipvs.GENL_VERSION
+        api = pyroute2_api()
+        msg = api.ipvsmsg()
+        msg["cmd"] = getattr(api.genl_ipvs, command)
+        msg["version"] = api.genl_ipvs.GENL_VERSION
         msg["attrs"] = attrs
         return msg
 
     def _dump(self, command: str, attrs: list, what: str = "the IPVS table", dump: bool = True) -> list:
         """A request through pyroute2 (sync daemons, timeouts) and its answers."""
+        api = pyroute2_api()
         try:
             sock = self._pyroute2()
             msg = self._msg(command, attrs)
-            return list(sock.nlm_request(msg, msg_type=sock.prid, msg_flags=NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)))
+            return list(sock.nlm_request(msg, msg_type=sock.prid,
+                                         msg_flags=wire.NLM_F_REQUEST | (wire.NLM_F_DUMP if dump else 0)))
         except IPVSError:
             raise
-        except NetlinkError as exc:
+        except api.NetlinkError as exc:
             raise IPVSKernelError("dumping %s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
         except Exception as exc:  # a socket error, or pyroute2 choking on the answer
             raise IPVSSocketError("dumping %s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
@@ -653,10 +719,11 @@ class IPVSNetlink:
     @staticmethod
     def interface_mtu(name: str) -> int | None:
         """The MTU of network interface ``name``, or None when the host has no such interface."""
+        api = pyroute2_api()
         try:
-            with IPRoute() as ipr:
+            with api.IPRoute() as ipr:
                 links = ipr.link("get", ifname=name)
-        except NetlinkError as exc:
+        except api.NetlinkError as exc:
             if abs(exc.code) == errno.ENODEV:
                 return None
             raise IPVSKernelError("reading interface %s failed: %s" % (name, error_text(exc)), code=_code(exc)) from exc
@@ -670,10 +737,10 @@ class IPVSNetlink:
         """Send one request and wait for its acknowledgement; False if none came within ``timeout``."""
         sock = self._pyroute2()
         if timeout is None:
-            list(sock.nlm_request(msg, msg_type=sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK))
+            list(sock.nlm_request(msg, msg_type=sock.prid, msg_flags=wire.NLM_F_REQUEST | wire.NLM_F_ACK))
             return True
         msg["header"]["type"] = sock.prid
-        msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK
+        msg["header"]["flags"] = wire.NLM_F_REQUEST | wire.NLM_F_ACK
         return sock._run_with_cleanup(_one, sock.asyncore, msg, timeout)
 
     def _daemon_request(self, op: dict):
@@ -695,12 +762,13 @@ class IPVSNetlink:
         acknowledgement at all (netlink_rcv_skb): a stop therefore waits STOP_ACK_TIMEOUT
         at most, then reads the daemons to see whether it worked.
         """
+        netlink_error = pyroute2_api().NetlinkError  # an IPVSDependencyError before anything is built
         requests = [self._daemon_request(op) for op in ops]
         for op, msg in zip(ops, requests):
             start = op["action"] == "start_sync_daemon"
             try:
                 acked = self._ack(msg, timeout=None if start else STOP_ACK_TIMEOUT)
-            except NetlinkError as exc:
+            except netlink_error as exc:
                 code = abs(exc.code)
                 raise IPVSKernelError(sync_message_for(op, code), op=op, code=code) from exc
             except Exception as exc:
@@ -712,6 +780,7 @@ class IPVSNetlink:
     def set_timeouts(self, timeouts: dict) -> None:
         """Set the timeouts given (seconds, each above 0); those not given stay as they are."""
         what = "setting the IPVS timeouts %s" % ", ".join("%s=%s" % item for item in timeouts.items())
+        netlink_error = pyroute2_api().NetlinkError
         msg = self._msg("IPVS_CMD_SET_CONFIG", [(_TIMEOUT_ATTRS[name], value) for name, value in timeouts.items()])
         try:
             msg.encode()
@@ -719,7 +788,7 @@ class IPVSNetlink:
             raise IPVSEncodeError("%s: pyroute2 cannot encode the request (%s)" % (what, error_text(exc))) from exc
         try:
             self._ack(msg)
-        except NetlinkError as exc:
+        except netlink_error as exc:
             raise IPVSKernelError("%s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
         except Exception as exc:
             raise IPVSSocketError("%s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
@@ -734,9 +803,9 @@ class IPVSNetlink:
             full_dest = op["action"] != "delete_real_server"
             attrs.append(("IPVS_CMD_ATTR_DEST", _dest_attrs(op["real_server"], svc["family"], full_dest)))
         msg = self._msg(command, attrs)
-        flags = NLM_F_REQUEST | NLM_F_ACK
+        flags = wire.NLM_F_REQUEST | wire.NLM_F_ACK
         if op["action"].startswith("add"):
-            flags |= NLM_F_CREATE | NLM_F_EXCL
+            flags |= wire.NLM_F_CREATE | wire.NLM_F_EXCL
         return msg, flags
 
     def _encoded(self, op: dict) -> tuple:
@@ -825,7 +894,9 @@ def _split_counters(raw: dict) -> tuple:
 
 async def _one(core, msg, timeout: float) -> bool:
     """Send ``msg``; True once acknowledged, False if nothing came in ``timeout`` seconds."""
-    request = NetlinkRequest(core, msg)
+    import asyncio  # ~0.1 s: only a sync daemon's stop needs it
+
+    request = pyroute2_api().NetlinkRequest(core, msg)
     await request.prepare()
     core.send(request.msg.data)
 

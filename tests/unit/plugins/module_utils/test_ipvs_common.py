@@ -92,6 +92,15 @@ def test_an_older_pyroute2_is_named_with_the_version_needed(found):
     assert "need pyroute2>=0.9.5" in message
 
 
+@pytest.mark.parametrize("name, found", [("pyroute2-0.9.7.dist-info", "0.9.7"), ("pyroute2-0.7.2.egg-info", "0.7.2"),
+                                         ("pyroute2-0.7.2-py3.11.egg-info", "0.7.2"),
+                                         ("pyroute2-0.9.5.post1.dist-info", "0.9.5.post1"),
+                                         ("pyroute2_extra-1.0.dist-info", None), ("pyroute2", None)])
+def test_the_version_is_read_from_the_metadata_directory_name(name, found):
+    match = nl._DIST_INFO.match(name)
+    assert (match.group(1) if match else None) == found
+
+
 def test_the_installed_pyroute2_is_found():
     pyroute2 = pytest.importorskip("pyroute2")
     assert pyroute2.__version__ == nl.PYROUTE2_VERSION

@@ -21,6 +21,8 @@ if nl.HAS_PYROUTE2:
     from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
     from pyroute2.netlink.generic import ipvs as genl_ipvs
 
+    ipvsmsg = nl.pyroute2_api().ipvsmsg  # the adapter's, built when pyroute2 is first imported
+
 
 def svc(params):
     return state.service_from_params(params)
@@ -315,13 +317,13 @@ DAEMON6 = dict(DAEMON4, role="backup", mcast_group="ff0e::db8:0:81", maxlen=1400
 
 def _round_trip(msg):
     msg.encode()
-    decoded = nl.ipvsmsg(msg.data)
+    decoded = ipvsmsg(msg.data)
     decoded.decode()
     return decoded
 
 
 def _daemon_msg(daemon, full=True):
-    msg = nl.ipvsmsg()
+    msg = ipvsmsg()
     msg["cmd"] = genl_ipvs.IPVS_CMD_NEW_DAEMON
     msg["version"] = genl_ipvs.GENL_VERSION
     msg["attrs"] = [("IPVS_CMD_ATTR_DAEMON", nl._daemon_attrs(daemon, full=full))]
@@ -378,7 +380,7 @@ def test_sync_refusal_wording(code, expected):
 
 
 def test_timeouts_are_u32_attributes():
-    msg = nl.ipvsmsg()
+    msg = ipvsmsg()
     msg["cmd"] = genl_ipvs.IPVS_CMD_SET_CONFIG
     msg["version"] = genl_ipvs.GENL_VERSION
     msg["attrs"] = [("IPVS_CMD_ATTR_TIMEOUT_TCP", 3600), ("IPVS_CMD_ATTR_TIMEOUT_UDP", 60)]

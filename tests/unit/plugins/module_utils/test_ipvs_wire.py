@@ -27,6 +27,8 @@ if nl.HAS_PYROUTE2:
     from pyroute2.netlink.generic import ctrlmsg
     from pyroute2.netlink.generic import ipvs as genl_ipvs
 
+    ipvsmsg = nl.pyroute2_api().ipvsmsg  # the adapter's, built when pyroute2 is first imported
+
 FAMILY_ID = 0x1D
 
 SERVICES = {
@@ -182,7 +184,7 @@ def test_an_integer_out_of_its_field_raises():
 
 def _answer(attr: str, attrs: list) -> bytes:
     """An answer to a dump as the kernel sends it, encoded by pyroute2 (as in netlink_fake)."""
-    msg = nl.ipvsmsg()
+    msg = ipvsmsg()
     msg["cmd"] = genl_ipvs.IPVS_CMD_NEW_SERVICE
     msg["version"] = genl_ipvs.GENL_VERSION
     msg["attrs"] = [(attr, {"attrs": attrs})]
@@ -205,7 +207,7 @@ def test_a_dumped_service_parses_as_pyroute2_reads_it(name):
     data = _answer("IPVS_CMD_ATTR_SERVICE", attrs)
     raw = wire.parse_service(data, 16, len(data), stats=True)
     parsed = nl._service_from_raw(raw)
-    decoded = nl.ipvsmsg(data)
+    decoded = ipvsmsg(data)
     decoded.decode()
     assert parsed == nl.IPVSNetlink._service_from_nla(None, decoded.get_attr("IPVS_CMD_ATTR_SERVICE"))
     assert parsed == {k: v for k, v in service.items() if k != "real_servers"}
@@ -240,7 +242,7 @@ def test_a_dumped_real_server_parses_as_pyroute2_reads_it(address, family):
              ("IPVS_DEST_ATTR_STATS64", {"attrs": STATS})]
     data = _answer("IPVS_CMD_ATTR_DEST", attrs)
     raw = wire.parse_dest(data, 16, len(data), socket.AF_INET, stats=True)
-    decoded = nl.ipvsmsg(data)
+    decoded = ipvsmsg(data)
     decoded.decode()
     dest = decoded.get_attr("IPVS_CMD_ATTR_DEST")
     assert raw["address"] == str(state.ipaddress.ip_address(dest.get_attr("IPVS_DEST_ATTR_ADDR")))

@@ -50,6 +50,8 @@ from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_netlink as
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_wire as wire
 
+ipvsmsg = nl.pyroute2_api().ipvsmsg  # the adapter's, built when pyroute2 is first imported
+
 PRID = 0x1D  # the generic netlink family id the "kernel" gave IPVS
 
 _AF = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
@@ -99,7 +101,7 @@ def _dotted(family: str, prefix: int) -> str:
 def _roundtrip(msg):
     """What the other end reads: ``msg`` encoded to bytes and decoded again."""
     msg.encode()
-    decoded = nl.ipvsmsg(bytes(msg.data))
+    decoded = ipvsmsg(bytes(msg.data))
     decoded.decode()
     return decoded
 
@@ -149,7 +151,7 @@ class FakeKernel:
         ipvs._table = nl.TableSocket(self.table_socket())
         ipvs._table.resolve()
         ipvs._sock = self.socket()
-        ipvs._sock.bind(genl_ipvs.GENL_NAME, nl.ipvsmsg)
+        ipvs._sock.bind(genl_ipvs.GENL_NAME, ipvsmsg)
         return ipvs
 
     def fail_on(self, event: str, nth: int, exc: BaseException) -> None:
@@ -175,7 +177,7 @@ class FakeKernel:
 
     def handle(self, data: bytes) -> list:
         """Carry out one encoded request; the encoded answers (dump replies), or KernelSays."""
-        msg = nl.ipvsmsg(data)
+        msg = ipvsmsg(data)
         msg.decode()
         command = _CMD.get(msg["cmd"], msg["cmd"])
         flags = msg["header"]["flags"]
@@ -362,7 +364,7 @@ class FakeKernel:
     # ------------------------------------------------------------- replies
 
     def _reply(self, attrs: list):
-        msg = nl.ipvsmsg()
+        msg = ipvsmsg()
         msg["cmd"] = genl_ipvs.IPVS_CMD_NEW_SERVICE
         msg["version"] = genl_ipvs.GENL_VERSION
         msg["attrs"] = attrs
@@ -495,7 +497,7 @@ class FakeSocket:
     def bind(self, name, msg_class):
         if self.kernel.no_ipvs:
             raise NetlinkError(errno.ENOENT)
-        assert (name, msg_class) == (genl_ipvs.GENL_NAME, nl.ipvsmsg)
+        assert (name, msg_class) == (genl_ipvs.GENL_NAME, ipvsmsg)
         self.prid = PRID
 
     def close(self):
@@ -653,7 +655,7 @@ def install_kernel(monkeypatch, table=None, **kwargs) -> FakeKernel:
     kernel = FakeKernel(table, **kwargs)
     monkeypatch.setattr(common, "HAS_PYROUTE2", True)
     monkeypatch.setattr(common, "IPVSNetlink", nl.IPVSNetlink)
-    monkeypatch.setattr(nl.genl_ipvs, "IPVSSocket", kernel.socket)
+    monkeypatch.setattr(nl, "open_ipvs_socket", kernel.socket)
     monkeypatch.setattr(nl, "open_table_socket", kernel.table_socket)
     monkeypatch.setattr(nl.IPVSNetlink, "interface_mtu", staticmethod(kernel.interface_mtu))
     return kernel
