@@ -5,23 +5,25 @@
 
 ``IPVSNetlink.dump()`` returns the live table in the canonical form of
 ``ipvs_state``; ``IPVSNetlink.apply(ops)`` carries out operations from its diff.
-The table's messages (dumps of services and real servers; add, edit, delete) are
-encoded and parsed by hand (``ipvs_wire``, byte for byte what pyroute2 makes) on a
-raw netlink socket: pyroute2's generic encoder cost more than the kernel's work on
+The table's messages (dumps of services and real servers; add, edit, delete) and
+the reads of the sync daemons and the timeouts (``sync_daemons()``, ``timeouts()``)
+are encoded and parsed by hand (``ipvs_wire``, byte for byte what pyroute2 makes) on
+a raw netlink socket: pyroute2's generic encoder cost more than the kernel's work on
 a large table.  Writes go out in batches: many requests in one send, and only the
 last asks for an acknowledgement (the kernel answers every refusal anyway).
-``sync_daemons()``/``apply_sync_daemon(ops)`` and ``timeouts()``/``set_timeouts()``
-go through pyroute2, which has no wrappers for them: their attributes are declared
-here (``ipvsmsg``).  Messages avoid the traps of pyroute2's ``IPVSService``/``IPVSDest``
+``apply_sync_daemon(ops)`` and ``set_timeouts()`` go through pyroute2, which has no
+wrappers for them: their attributes are declared here (``ipvsmsg``).  Messages avoid the traps of pyroute2's ``IPVSService``/``IPVSDest``
 helpers (see LVS-NOTES): "update" maps to DELETE, IPv6 and fwmark services need an
 explicit netmask, dumped flags carry IP_VS_SVC_F_HASHED.
 
 pyroute2 is imported on first use only (``pyroute2_api()``): ``import pyroute2``
-loads the whole library (~0.4 s on a quiet host, ~7 s on a loaded UML director),
-and the table (``dump()``, ``apply()``, ``real_server_connections()``) never needs
-it, so ipvs_table, ipvs_info, ipvs_wait, ipvs_service and ipvs_real_server runs
-that touch only the table never import it.  The sync daemons, the timeouts and
-``interface_mtu()`` import it.  Whether pyroute2 is there, and its version, are
+loads the whole library (~0.3-0.5 s on a quiet host, ~7 s on a loaded UML
+director), and the reads and the table (``dump()``, ``apply()``,
+``real_server_connections()``, ``sync_daemons()``, ``timeouts()``) never need it,
+so ipvs_table, ipvs_info, ipvs_wait, ipvs_service and ipvs_real_server never
+import it.  Starting or stopping a sync daemon, setting the timeouts and
+``interface_mtu()`` do (ipvs_sync_daemon, ipvs_timeouts when they change something
+or look an interface up).  Whether pyroute2 is there, and its version, are
 read without importing it (``HAS_PYROUTE2``, ``PYROUTE2_VERSION``).  The modules
 still require pyroute2 >= 0.9.5 as documented, table-only runs included
 (``ipvs_common.open_ipvs`` fails without it): one requirement for every IPVS
@@ -164,7 +166,7 @@ def pyroute2_api() -> types.SimpleNamespace:
     ``NetlinkError``, ``NetlinkRequest``, ``genl_ipvs`` (pyroute2.netlink.generic.ipvs)
     and ``ipvsmsg`` (its IPVS message with the daemon and timeout attributes).
 
-    Only the sync daemons, the timeouts and the interface lookup call it; an
+    Only the sync daemon and timeout writes and the interface lookup call it; an
     IPVSDependencyError says when pyroute2 cannot be imported.
     """
     try:
@@ -174,9 +176,9 @@ def pyroute2_api() -> types.SimpleNamespace:
         from pyroute2.netlink.generic import ipvs as genl_ipvs
         from pyroute2.netlink.nlsocket import NetlinkRequest
     except ImportError as exc:
-        raise IPVSDependencyError("pyroute2 cannot be imported for %s (%s); the sync daemons, the timeouts and "
-                                  "interface lookups need %s" % (sys.executable, error_text(exc),
-                                                                 PYROUTE2_REQUIREMENT)) from exc
+        raise IPVSDependencyError(
+            "pyroute2 cannot be imported for %s (%s); starting and stopping sync daemons, setting timeouts and "
+            "interface lookups need %s" % (sys.executable, error_text(exc), PYROUTE2_REQUIREMENT)) from exc
     return types.SimpleNamespace(IPRoute=IPRoute, NetlinkError=NetlinkError, NetlinkRequest=NetlinkRequest,
                                  genl_ipvs=genl_ipvs, ipvsmsg=_ipvsmsg_class(genl_ipvs.ipvsmsg, nla))
 
@@ -241,7 +243,7 @@ class IPVSEncodeError(IPVSError):
 
 
 class IPVSDependencyError(IPVSError):
-    """pyroute2, needed for the sync daemons, the timeouts and interface lookups, cannot be imported."""
+    """pyroute2, needed for the sync daemon and timeout writes and interface lookups, cannot be imported."""
 
 
 class IPVSSocketError(IPVSError):
@@ -391,16 +393,16 @@ def _daemon_attrs(daemon: dict, full: bool) -> dict:
     return {"attrs": attrs}
 
 
-def _daemon_from_nla(nla) -> dict:
-    group = nla.get_attr("IPVS_DAEMON_ATTR_MCAST_GROUP6") or nla.get_attr("IPVS_DAEMON_ATTR_MCAST_GROUP")
+def _daemon_from_raw(raw: dict) -> dict:
+    """A sync daemon as ipvs_state describes it, from ipvs_wire.parse_daemon's fields."""
     return {
-        "role": _SYNC_ROLE.get(nla.get_attr("IPVS_DAEMON_ATTR_STATE"), "unknown"),
-        "interface": nla.get_attr("IPVS_DAEMON_ATTR_MCAST_IFN"),
-        "syncid": nla.get_attr("IPVS_DAEMON_ATTR_SYNC_ID"),
-        "mcast_group": str(state.ipaddress.ip_address(group)) if group else state.SYNC_DEFAULT_GROUP,
-        "mcast_port": nla.get_attr("IPVS_DAEMON_ATTR_MCAST_PORT"),
-        "mcast_ttl": nla.get_attr("IPVS_DAEMON_ATTR_MCAST_TTL"),
-        "maxlen": nla.get_attr("IPVS_DAEMON_ATTR_SYNC_MAXLEN"),
+        "role": _SYNC_ROLE.get(raw["state"], "unknown"),
+        "interface": raw["interface"],
+        "syncid": raw["syncid"],
+        "mcast_group": raw["group"] or state.SYNC_DEFAULT_GROUP,
+        "mcast_port": raw["port"],
+        "mcast_ttl": raw["ttl"],
+        "maxlen": raw["maxlen"],
     }
 
 
@@ -454,7 +456,7 @@ def open_table_socket():
 
 
 def open_ipvs_socket():
-    """pyroute2's IPVSSocket, unbound, for the sync daemons and the timeouts (replaced by a fake in unit tests)."""
+    """pyroute2's IPVSSocket, unbound, for the sync daemon and timeout writes (replaced by a fake in unit tests)."""
     return pyroute2_api().genl_ipvs.IPVSSocket()
 
 
@@ -499,10 +501,11 @@ class TableSocket:
                     return found
                 found = wire.family_id(data, offset, end)
 
-    def dump(self, command: int, attrs: bytes, parse) -> list:
-        """``parse(data, offset, end)`` of every answer to a dump request (None ones left out)."""
+    def dump(self, command: int, attrs: bytes, parse, flags: int = wire.NLM_F_DUMP) -> list:
+        """``parse(data, offset, end)`` of every answer to a dump request (None ones left out);
+        with ``flags`` NLM_F_ACK, of the answer to a plain GET request (GET_CONFIG has no dump)."""
         seq = self._next()
-        self.sock.send(wire.message(self.family, command, attrs, wire.NLM_F_REQUEST | wire.NLM_F_DUMP, seq))
+        self.sock.send(wire.message(self.family, command, attrs, wire.NLM_F_REQUEST | flags, seq))
         result: list = []
         while True:  # each datagram the kernel sends back, until the one awaited
             data = self.sock.recv(READ_SIZE)
@@ -545,9 +548,10 @@ class TableSocket:
 class IPVSNetlink:
     """The kernel's IPVS over generic netlink.
 
-    The table (dump, apply) goes over a raw netlink socket with messages encoded and
-    parsed by ipvs_wire; the sync daemons and the timeouts over a pyroute2
-    ``IPVSSocket``, opened (and pyroute2 imported) the first time they are asked for.
+    The table (dump, apply) and the reads of the sync daemons and the timeouts go
+    over a raw netlink socket with messages encoded and parsed by ipvs_wire; the
+    writes of the sync daemons and the timeouts over a pyroute2 ``IPVSSocket``,
+    opened (and pyroute2 imported) the first time they are asked for.
     """
 
     def __init__(self):
@@ -565,7 +569,7 @@ class IPVSNetlink:
                 "load it with 'modprobe ip_vs'" % (wire.GENL_NAME, error_text(exc)), code=_code(exc)) from exc
 
     def _pyroute2(self):
-        """pyroute2's IPVS socket (for the sync daemons and the timeouts), opened once."""
+        """pyroute2's IPVS socket (for the sync daemon and timeout writes), opened once."""
         if self._sock is None:
             api = pyroute2_api()
             try:
@@ -606,24 +610,9 @@ class IPVSNetlink:
         msg["attrs"] = attrs
         return msg
 
-    def _dump(self, command: str, attrs: list, what: str = "the IPVS table", dump: bool = True) -> list:
-        """A request through pyroute2 (sync daemons, timeouts) and its answers."""
-        api = pyroute2_api()
+    def _table_dump(self, command: int, attrs: bytes, parse, what: str, flags: int = wire.NLM_F_DUMP) -> list:
         try:
-            sock = self._pyroute2()
-            msg = self._msg(command, attrs)
-            return list(sock.nlm_request(msg, msg_type=sock.prid,
-                                         msg_flags=wire.NLM_F_REQUEST | (wire.NLM_F_DUMP if dump else 0)))
-        except IPVSError:
-            raise
-        except api.NetlinkError as exc:
-            raise IPVSKernelError("dumping %s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
-        except Exception as exc:  # a socket error, or pyroute2 choking on the answer
-            raise IPVSSocketError("dumping %s failed: %s" % (what, error_text(exc)), code=_code(exc)) from exc
-
-    def _table_dump(self, command: int, attrs: bytes, parse, what: str) -> list:
-        try:
-            return self._table.dump(command, attrs, parse)
+            return self._table.dump(command, attrs, parse, flags)
         except KernelRefused as exc:
             raise IPVSKernelError("dumping %s failed: %s" % (what, os.strerror(exc.code)), code=exc.code) from exc
         except Exception as exc:  # a socket error, or an answer that does not parse
@@ -707,14 +696,16 @@ class IPVSNetlink:
 
     def sync_daemons(self) -> list:
         """The running connection synchronisation daemons (master first), as ipvs_state describes them."""
-        daemons = [_daemon_from_nla(reply.get_attr("IPVS_CMD_ATTR_DAEMON"))
-                   for reply in self._dump("IPVS_CMD_GET_DAEMON", [], "the IPVS sync daemons")]
+        daemons = [_daemon_from_raw(raw)
+                   for raw in self._table_dump(wire.CMD_GET_DAEMON, b"", wire.parse_daemon, "the IPVS sync daemons")]
         return sorted(daemons, key=lambda d: SYNC_STATE.get(d["role"], 9))
 
     def timeouts(self) -> dict:
         """The connection timeouts in seconds: {"tcp", "tcp_fin", "udp"}."""
-        reply = self._dump("IPVS_CMD_GET_CONFIG", [], "the IPVS timeouts", dump=False)[0]
-        return {name: reply.get_attr(attr) for name, attr in _TIMEOUT_ATTRS.items()}
+        found = self._table_dump(wire.CMD_GET_CONFIG, b"", wire.parse_config, "the IPVS timeouts", wire.NLM_F_ACK)
+        if not found:
+            raise IPVSKernelError("dumping the IPVS timeouts failed: the kernel sent none")
+        return found[0]
 
     @staticmethod
     def interface_mtu(name: str) -> int | None:

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """IPVS generic netlink messages of the table, encoded and parsed by hand with struct.
 
-The table's hot path (dump services and real servers, add/edit/delete them) goes
-through these functions instead of pyroute2's generic encoder, which costs ~30 us
+The table's hot path (dump services and real servers, add/edit/delete them), and the
+reads of the sync daemons and the timeouts, go through these functions instead of pyroute2's generic encoder, which costs ~30 us
 per message natively and several times that in a slow kernel: 9,000 objects are
 seconds of it.  The attributes are the kernel's stable ABI
 (include/uapi/linux/ip_vs.h); the bytes are the ones pyroute2's ``ipvsmsg`` makes
@@ -41,7 +41,11 @@ GENL_NAME = "IPVS"
 GENL_VERSION = 1
 CMD_NEW_SERVICE, CMD_SET_SERVICE, CMD_DEL_SERVICE, CMD_GET_SERVICE = 1, 2, 3, 4
 CMD_NEW_DEST, CMD_SET_DEST, CMD_DEL_DEST, CMD_GET_DEST = 5, 6, 7, 8
-CMD_ATTR_SERVICE, CMD_ATTR_DEST = 1, 2
+CMD_GET_DAEMON, CMD_GET_CONFIG = 11, 13
+CMD_ATTR_SERVICE, CMD_ATTR_DEST, CMD_ATTR_DAEMON = 1, 2, 3
+CMD_ATTR_TIMEOUT_TCP, CMD_ATTR_TIMEOUT_TCP_FIN, CMD_ATTR_TIMEOUT_UDP = 4, 5, 6
+DAEMON_STATE, DAEMON_MCAST_IFN, DAEMON_SYNC_ID, DAEMON_SYNC_MAXLEN = 1, 2, 3, 4
+DAEMON_MCAST_GROUP, DAEMON_MCAST_GROUP6, DAEMON_MCAST_PORT, DAEMON_MCAST_TTL = 5, 6, 7, 8
 SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK, SVC_SCHED_NAME = 1, 2, 3, 4, 5, 6
 SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK, SVC_STATS, SVC_PE_NAME, SVC_STATS64 = 7, 8, 9, 10, 11, 12
 DEST_ADDR, DEST_PORT, DEST_FWD_METHOD, DEST_WEIGHT, DEST_U_THRESH, DEST_L_THRESH = 1, 2, 3, 4, 5, 6
@@ -259,3 +263,41 @@ def parse_dest(data, offset: int, end: int, default_af: int, stats: bool = False
         "persistent_connections": _u32(data, found[DEST_PERSIST_CONNS]) if DEST_PERSIST_CONNS in found else 0,
         "counters": _counters(data, get(DEST_STATS64)) if stats else None,
     }
+
+
+def parse_daemon(data, offset: int, end: int) -> dict | None:
+    """The raw fields of the IPVS_CMD_ATTR_DAEMON in a GET_DAEMON answer (after its genlmsghdr).
+
+    {"state", "interface", "syncid", "maxlen", "group" (text of MCAST_GROUP6, else MCAST_GROUP),
+    "port" (host byte order, as ipvsadm sends it), "ttl"}; None for an attribute the kernel left out
+    (kernels before 4.3 send the state, the interface and the sync id only).
+    """
+    top = attrs(data, offset + 4, end)
+    if CMD_ATTR_DAEMON not in top:
+        return None
+    start, stop = top[CMD_ATTR_DAEMON]
+    found = attrs(data, start, stop)
+    get = found.get
+    ifn = get(DAEMON_MCAST_IFN)
+    group = None
+    if DAEMON_MCAST_GROUP6 in found:
+        group = address_text(socket.AF_INET6, bytes(data[found[DAEMON_MCAST_GROUP6][0]:found[DAEMON_MCAST_GROUP6][1]]))
+    elif DAEMON_MCAST_GROUP in found:
+        group = address_text(socket.AF_INET, bytes(data[found[DAEMON_MCAST_GROUP][0]:found[DAEMON_MCAST_GROUP][1]]))
+    return {
+        "state": _u32(data, found[DAEMON_STATE]) if DAEMON_STATE in found else None,
+        "interface": bytes(data[ifn[0]:ifn[1]]).split(b"\0", 1)[0].decode("utf-8", "replace") if ifn else None,
+        "syncid": _u32(data, found[DAEMON_SYNC_ID]) if DAEMON_SYNC_ID in found else None,
+        "maxlen": _u16(data, found[DAEMON_SYNC_MAXLEN]) if DAEMON_SYNC_MAXLEN in found else None,
+        "group": group,
+        "port": _u16(data, found[DAEMON_MCAST_PORT]) if DAEMON_MCAST_PORT in found else None,
+        "ttl": data[found[DAEMON_MCAST_TTL][0]] if DAEMON_MCAST_TTL in found else None,
+    }
+
+
+def parse_config(data, offset: int, end: int) -> dict:
+    """The timeouts of a GET_CONFIG answer (after its genlmsghdr): {"tcp", "tcp_fin", "udp"}, None if left out."""
+    found = attrs(data, offset + 4, end)
+    return {name: _u32(data, found[kind]) if kind in found else None
+            for name, kind in (("tcp", CMD_ATTR_TIMEOUT_TCP), ("tcp_fin", CMD_ATTR_TIMEOUT_TCP_FIN),
+                               ("udp", CMD_ATTR_TIMEOUT_UDP))}

@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_netlink as nl
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
+from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_wire as wire
 
 pytestmark = pytest.mark.skipif(not nl.HAS_PYROUTE2, reason="pyroute2 is not installed")
 
@@ -343,9 +344,32 @@ def _nla_payload(data: bytes, nla_type: int) -> bytes:
 
 @pytest.mark.parametrize("daemon", [DAEMON4, DAEMON6], ids=["ipv4", "ipv6"])
 def test_daemon_survives_encoding_and_the_dump_parser(daemon):
-    nla = _round_trip(_daemon_msg(daemon)).get_attr("IPVS_CMD_ATTR_DAEMON")
-    parsed = nl._daemon_from_nla(nla)
-    assert parsed == dict(daemon, maxlen=daemon["maxlen"])
+    """pyroute2 encodes (as the kernel's answer would carry it), ipvs_wire parses."""
+    msg = _daemon_msg(daemon)
+    msg.encode()
+    data = bytes(msg.data)
+    assert nl._daemon_from_raw(wire.parse_daemon(data, 16, len(data))) == daemon
+
+
+def test_an_old_kernel_daemon_has_the_default_group_and_no_settings():
+    """Kernels before 4.3 send the state, the interface and the sync id only."""
+    msg = _daemon_msg(DAEMON4, full=False)
+    msg["attrs"][0][1]["attrs"] += [("IPVS_DAEMON_ATTR_MCAST_IFN", "eth1"), ("IPVS_DAEMON_ATTR_SYNC_ID", 3)]
+    msg.encode()
+    data = bytes(msg.data)
+    assert nl._daemon_from_raw(wire.parse_daemon(data, 16, len(data))) == {
+        "role": "master", "interface": "eth1", "syncid": 3, "mcast_group": state.SYNC_DEFAULT_GROUP,
+        "mcast_port": None, "mcast_ttl": None, "maxlen": None}
+
+
+def test_timeouts_are_parsed_from_what_pyroute2_encodes():
+    msg = ipvsmsg()
+    msg["cmd"] = genl_ipvs.IPVS_CMD_GET_CONFIG
+    msg["version"] = genl_ipvs.GENL_VERSION
+    msg["attrs"] = [("IPVS_CMD_ATTR_TIMEOUT_TCP", 900), ("IPVS_CMD_ATTR_TIMEOUT_UDP", 300)]
+    msg.encode()
+    data = bytes(msg.data)
+    assert wire.parse_config(data, 16, len(data)) == {"tcp": 900, "tcp_fin": None, "udp": 300}
 
 
 def test_daemon_attrs_leave_maxlen_to_the_kernel_when_unset():

@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: lvs.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""pyroute2 is imported only when the sync daemons, the timeouts or an interface are asked for.
+"""pyroute2 is imported only to start or stop a sync daemon, set the timeouts or look an interface up.
 
-``import pyroute2`` costs ~0.4 s here and seconds on a loaded UML director, and the
-table's messages never go through it.  Each test runs in a fresh interpreter (this
+``import pyroute2`` costs ~0.3-0.5 s here and seconds on a loaded UML director, and the
+table's messages and the reads never go through it.  Each test runs in a fresh interpreter (this
 one imported pyroute2 long ago) and reports which pyroute2 modules were loaded.
 """
 
@@ -21,7 +21,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_netlink as
 
 pytestmark = pytest.mark.skipif(not nl.HAS_PYROUTE2, reason="pyroute2 is not installed")
 
-# A table-only run of ipvs_table (twice) and ipvs_wait, through the real adapter over a
+# Runs of ipvs_table (twice), ipvs_wait and ipvs_info, through the real adapter over a
 # kernel on bytes (wire_fake: no pyroute2); then whatever the test adds, and the report.
 SCRIPT = '''
 import json
@@ -30,7 +30,7 @@ import sys
 import pytest
 
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_netlink as nl
-from ansible_collections.lvs.cluster.plugins.modules import ipvs_sync_daemon, ipvs_table, ipvs_wait
+from ansible_collections.lvs.cluster.plugins.modules import ipvs_info, ipvs_sync_daemon, ipvs_table, ipvs_wait
 from ansible_collections.lvs.cluster.tests.unit.plugins.modules import utils, wire_fake
 
 
@@ -48,6 +48,7 @@ TABLE = {"services": [{"address": "192.0.2.13", "port": 80, "real_servers": [{"a
 report["first"] = utils.run_module(ipvs_table.main, TABLE)
 report["second"] = utils.run_module(ipvs_table.main, TABLE)
 report["wait"] = utils.run_module(ipvs_wait.main, {"real_servers": ["192.0.2.4"], "state": "active", "timeout": 0})
+report["info"] = utils.run_module(ipvs_info.main, {})
 report["after_table"] = loaded()
 MASTER = {"role": "master", "interface": "eth0", "syncid": 7}
 %(after)s
@@ -74,9 +75,14 @@ def assert_table_run(report: dict) -> None:
     assert (outcome, second["changed"], second["operations"]) == ("exit", False, [])
     outcome, waited = report["wait"]
     assert (outcome, waited["reached"], waited["weights"]) == ("exit", True, ["192.0.2.4:80:5"]), waited
+    outcome, info = report["info"]
+    assert (outcome, info["sync_daemons"]) == ("exit", []), info
+    assert [(s["address"], s["port"], [(rs["address"], rs["weight"]) for rs in s["real_servers"]])
+            for s in info["services"]] == [("192.0.2.13", 80, [("192.0.2.4", 5)])]
+    assert info["timeouts"] == {"tcp": 900, "tcp_fin": 120, "udp": 300}
 
 
-def test_a_table_only_run_never_imports_pyroute2():
+def test_table_and_read_runs_never_import_pyroute2():
     report = run_fresh()
     assert report["on_import"] == []
     assert_table_run(report)
@@ -112,6 +118,7 @@ def test_without_an_importable_pyroute2_only_the_sync_daemons_fail():
     outcome, result = report["sync"]
     assert outcome == "fail"
     assert result["msg"].startswith("pyroute2 cannot be imported for %s (" % sys.executable)
-    assert result["msg"].endswith("the sync daemons, the timeouts and interface lookups need pyroute2>=0.9.5")
+    assert result["msg"].endswith("starting and stopping sync daemons, setting timeouts and interface lookups "
+                                  "need pyroute2>=0.9.5")
     assert "import of pyroute2 halted" in result["msg"]  # the import's own reason
     assert "in pyroute2_api" in result["exception"]  # an unforeseen failure: the traceback goes along

@@ -7,8 +7,8 @@ netlink_fake's FakeKernel decodes and encodes with pyroute2's message classes, s
 importing it imports pyroute2.  This one stands in for the raw socket of the table
 (``ipvs_netlink.open_table_socket``) where a test must show that a module's run never
 imports pyroute2: it answers CTRL_CMD_GETFAMILY, dumps of services and real servers,
-and NEW_SERVICE/NEW_DEST (keeping the attributes as the request carried them, and
-sending them back in the dumps).  Any other request is an AssertionError.
+NEW_SERVICE/NEW_DEST (keeping the attributes as the request carried them, and
+sending them back in the dumps), GET_DAEMON (no daemon runs) and GET_CONFIG.  Any other request is an AssertionError.
 """
 
 from __future__ import annotations
@@ -39,6 +39,13 @@ class WireKernel:
         command = data[offset]
         self.commands.append(command)
         top = wire.attrs(data, offset + 4, end)
+        if command == wire.CMD_GET_DAEMON:
+            return []
+        if command == wire.CMD_GET_CONFIG:
+            return [wire.message(FAMILY_ID, wire.CMD_GET_CONFIG, b"".join(
+                wire.nla(kind, struct.pack("=I", value)) for kind, value in (
+                    (wire.CMD_ATTR_TIMEOUT_TCP, 900), (wire.CMD_ATTR_TIMEOUT_TCP_FIN, 120),
+                    (wire.CMD_ATTR_TIMEOUT_UDP, 300))), 0, seq)]
         if command == wire.CMD_GET_SERVICE:
             return [wire.message(FAMILY_ID, wire.CMD_NEW_SERVICE, wire.nla(wire.CMD_ATTR_SERVICE, svc), wire.NLM_F_MULTI, seq)
                     for svc, _dests in self.services.values()]
