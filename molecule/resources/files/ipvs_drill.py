@@ -14,7 +14,7 @@ costs seconds, too coarse to time a detection.
            servers and weights equal the variant's, or --timeout; real servers
            in both the variant before and after must never leave their weight
            meanwhile. Prints one JSON summary.
-  round    run the checker's check command (--check, with {} for a real
+  round    run the checker's check command (the arguments after --, {} for a real
            server's address) once for each real server, one after another as
            ldirectord does, --rounds times, and print the seconds each took and
            the slowest round: what a round of checks costs, to add to a
