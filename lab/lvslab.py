@@ -49,6 +49,10 @@ CONTROLLER6 = "2001:db8::fe"
 BRIDGE = "br0"
 
 UML_MEM = "512M"
+# How a UML kernel catches its processes' system calls: seccomp filters where the
+# kernel has them (UML 6.16+; `auto` falls back to ptrace otherwise), which starts
+# Python ~1.5x faster than ptrace does (lab/uml-run, 5 starts: 2.9-3.1 s vs 4.3-5.0 s).
+UML_SYSCALLS = "seccomp=auto"
 # Every lab host is also NAME.lab.test, in its namespace (write_hosts_file).
 LAB_DOMAIN = "lab.test"
 NETNS_HOSTS_MARK = "# lvslab: names of lab"
@@ -406,7 +410,7 @@ class Lab:
         (self.dir / "uml").mkdir(exist_ok=True)
         self._spawn(host, self.ns(
             UML_KERNEL, f"umid={self.umid(host)}", f"uml_dir={self.dir / 'uml'}",
-            f"mem={UML_MEM}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
+            f"mem={UML_MEM}", UML_SYSCALLS, "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
             f"init={LIB / 'uml-init'}",
             f"lab.dir={self.dir}", f"lab.host={host.name}", f"lab.share={SHARE}", f"lab.modules={UML_MODULES}",
             f"lab.ip4={host.addr4}", f"lab.ip6={host.addr6}",
