@@ -26,7 +26,7 @@ export ANSIBLE_NOCOWS := 1
 export ANSIBLE_RETRY_FILES_ENABLED := False
 export PY_COLORS := 0
 
-.PHONY: help setup demo test lint sanity unit kernel integration bench bench-failover bench-detection lab-down clean
+.PHONY: help setup demo test test-machine test-uml lint sanity unit kernel integration bench bench-failover bench-detection lab-down clean
 
 help:
 	@sed -n '2,8p' Makefile | sed 's/^# *//'
@@ -63,8 +63,24 @@ setup: .cache/apt.stamp $(VENV)/.installed $(COLLECTIONS)/ansible_collections/lv
 
 # ------------------------------------------------------------------- tests
 
-test: lint unit kernel integration molecule
+# Two chains side by side (the machine has two cores, a UML kernel uses one):
+# what runs on the machine (lint, unit, the frontend scenario's nspawn hosts)
+# and the UML suites (kernel, integration). Each chain's output appears whole
+# when it ends. Then the scenarios with directors, one at a time: their drills
+# time the checkers and the failovers, so nothing else runs beside them.
+test: setup mirror
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-machine test-uml
+	$(MAKE) --no-print-directory molecule-default molecule-mixed molecule-ha
 	@echo "make test: all suites passed"
+
+test-machine:
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory molecule-frontend
+
+test-uml:
+	$(MAKE) --no-print-directory kernel
+	$(MAKE) --no-print-directory integration
 
 lint: setup
 	$(VENV)/bin/ruff check plugins tests benchmarks lab .ci
