@@ -65,7 +65,7 @@ setup: .cache/apt.stamp $(VENV)/.installed $(COLLECTIONS)/ansible_collections/lv
 
 # Two chains side by side (the machine has two cores, a UML kernel uses one):
 # what runs on the machine (lint, unit, the frontend scenario's nspawn hosts)
-# and the UML suites (kernel, integration). Each chain's output appears whole
+# and the UML suites (kernel, integration). Each suite's output appears whole
 # when it ends. Then the scenarios with directors, one at a time: their drills
 # time the checkers and the failovers, so nothing else runs beside them.
 test: setup mirror
