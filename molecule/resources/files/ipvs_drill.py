@@ -115,7 +115,7 @@ def cmd_reloads(args, ipvs: IPVSNetlink) -> dict:
 
 def cmd_round(args) -> dict:
     if shutil.which(args.check[0]) is None:  # no such check configured: the checker's own are cheap
-        return {"rounds": [], "total": 0, "missing": args.check[0]}
+        return {"rounds": [], "slowest": 0, "missing": args.check[0]}
     rounds = []
     for _ in range(args.rounds):
         seconds = {}
@@ -126,7 +126,7 @@ def cmd_round(args) -> dict:
             seconds[real_server] = round(time.monotonic() - t0, 3)
         rounds.append(seconds)
     # The slowest round: the one a fault may have to wait for.
-    return {"rounds": rounds, "total": max(round(sum(r.values()), 3) for r in rounds)}
+    return {"rounds": rounds, "slowest": max(round(sum(r.values()), 3) for r in rounds)}
 
 
 def main(argv: list[str] | None = None) -> int:
