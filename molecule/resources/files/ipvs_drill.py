@@ -6,9 +6,12 @@ costs seconds, too coarse to time a detection.
 
   wait     until a real server reaches a weight (--weight) or any weight other
            than 0 (--up), or --timeout; prints when, and the seconds since --since.
-           With --ready FILE it creates FILE once it has read the table, so
-           that a drill can start it before the fault and cause the fault
-           only when it is watching (its start costs seconds in a UML director)
+           With --ready FILE it creates FILE once it has read the table and
+           seen the real server away from that weight, so that a drill can
+           start it before the fault and cause the fault only when it is
+           watching a server in service (its start costs seconds in a UML
+           director). Also counts the other real servers' falls to weight 0
+           meanwhile (others_out): healthy servers a check took out
   reloads  for each step of --plan: install that variant of the daemon's
            configuration, reload the daemon, and poll until the service's real
            servers and weights equal the variant's, or --timeout; real servers
@@ -52,18 +55,35 @@ def cmd_wait(args, ipvs: IPVSNetlink) -> dict:
     start = time.time()
     key = "%s:%d" % (args.real_server, args.port)
     seen = None
+    # With --ready the watcher arms first: it creates the file only once it has
+    # seen the real server away from the weight it waits for, so that a drill
+    # never starts its fault on a server the checker has already taken out
+    # (a flapping check would read as a detection before the fault).
+    armed = not args.ready
+    armed_at = start
+    # The other real servers' falls to weight 0 while watching: a check that
+    # takes healthy servers out (too short a timeout under load).
+    others_out: dict = {}
+    last: dict = {}
     while True:
         table = weights(ipvs, args.address, args.port) or {}
         seen = table.get(key)
-        done = (seen is not None and seen > 0) if args.up else seen == args.weight
         now = time.time()
-        if args.ready and not os.path.exists(args.ready):
+        for other, weight in table.items():
+            if other != key and weight == 0 and last.get(other, 0) > 0:
+                others_out[other] = others_out.get(other, 0) + 1
+        last = table
+        target = (seen is not None and seen > 0) if args.up else seen == args.weight
+        if not armed and seen is not None and not target:
+            armed, armed_at = True, now
             with open(args.ready, "w", encoding="utf-8") as ready:
                 ready.write("%s %s\n" % (now, seen))
+        done = armed and target
         if done or now - start >= args.timeout:
             return {"reached": done, "weight": seen, "at": round(now, 3),
                     "since": round(now - args.since, 3) if args.since else None,
-                    "polled": round(now - start, 3)}
+                    "polled": round(now - start, 3), "armed_after": round(armed_at - start, 3),
+                    "others_out": others_out}
         time.sleep(POLL)
 
 
@@ -140,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--weight", type=int, default=0)
     w.add_argument("--up", action="store_true", help="wait for any weight above 0")
     w.add_argument("--since", type=float, default=0.0, help="epoch seconds to measure from (the fault)")
-    w.add_argument("--ready", help="a file to create once the table has been read (it must not exist yet)")
+    w.add_argument("--ready", help="a file to create once the server is seen away from the weight (must not exist yet)")
     r = sub.add_parser("reloads")
     r.add_argument("--plan", required=True, help="JSON: {variants: {NAME: {file, real_servers}}, steps: [NAME...]}")
     r.add_argument("--config", required=True, help="the daemon's configuration file")
