@@ -134,8 +134,10 @@ integration: setup
 bench: setup
 	benchmarks/run
 
-# Failover figures: six keepalived directors, 5 clean stops and 5 hard kills
-# under load (benchmarks/failover; ~15 min, lab "failover", torn down after).
+# Failover figures: six keepalived directors under load, at VRRPv2 advert_int 1
+# and VRRPv3 advert_int 0.1: a quiet minute (false takeovers), 3 clean stops
+# and 2 hard kills each (benchmarks/failover; ~20 min, lab "failover", torn
+# down after).
 bench-failover: setup mirror
 	benchmarks/failover
 

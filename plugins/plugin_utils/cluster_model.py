@@ -967,9 +967,15 @@ def _ha(s: Mapping, hostvars: Mapping, groups: Mapping, host: str, own4: str | N
     if preempt and len(set(priorities.values())) != len(priorities):
         fail("lb_vrrp_priority: with lb_vrrp_preempt the directors need distinct priorities, got %s"
              % ", ".join("%s=%d" % item for item in priorities.items()))
-    advert = str(s.get("lb_vrrp_advert_int"))
-    if not _DECIMAL.match(advert) or not 0 < float(advert) <= 255:
-        fail("lb_vrrp_advert_int: %s is not a number of seconds above 0 (up to 255)" % advert)
+    version = whole(s.get("lb_vrrp_version"), 2, 3, "lb_vrrp_version")
+    advert = str(s.get("lb_vrrp_advert_int")).strip()
+    if version == 2 and not (_DIGITS.match(advert) and 1 <= int(advert) <= 255):
+        fail("lb_vrrp_advert_int: %s is not a whole number of seconds from 1 to 255, as VRRPv2 carries it "
+             "(lb_vrrp_version: 3 takes hundredths of a second)" % advert)
+    if version == 3 and not (_DECIMAL.match(advert) and len(advert.partition(".")[2]) <= 2
+                             and 0.01 <= float(advert) <= 40.95):
+        fail("lb_vrrp_advert_int: %s is not a number of seconds from 0.01 to 40.95 in hundredths, "
+             "as VRRPv3 carries it" % advert)
     notify = s.get("lb_vrrp_notify") or ""
     unicast = flag(s.get("lb_vrrp_unicast"), "lb_vrrp_unicast")
     peer_addresses = []
@@ -989,6 +995,7 @@ def _ha(s: Mapping, hostvars: Mapping, groups: Mapping, host: str, own4: str | N
         "router_id": router_id,
         "priorities": priorities,
         "priority": priorities[host],
+        "version": version,
         "advert_int": advert,
         "preempt": preempt,
         "preempt_delay": whole(s.get("lb_vrrp_preempt_delay"), 0, 1000, "lb_vrrp_preempt_delay"),

@@ -274,11 +274,31 @@ def test_ha_priorities_peers_and_sync():
     assert m["ha"]["instance"] == "LVS_51"
 
 
+@pytest.mark.parametrize("overrides, version, advert", [
+    ({}, 2, "1"),
+    ({"lb_vrrp_advert_int": "3"}, 2, "3"),
+    ({"lb_vrrp_version": 3, "lb_vrrp_advert_int": 0.1}, 3, "0.1"),
+    ({"lb_vrrp_version": "3", "lb_vrrp_advert_int": "0.25"}, 3, "0.25"),
+    ({"lb_vrrp_version": 3, "lb_vrrp_advert_int": 2}, 3, "2"),
+])
+def test_vrrp_version_and_advert_interval(overrides, version, advert):
+    m = ha(**overrides)
+    assert m["errors"] == []
+    assert (m["ha"]["version"], m["ha"]["advert_int"]) == (version, advert)
+
+
 @pytest.mark.parametrize("overrides, expected", [
     ({"lb_ha_group": "lonely"}, "lb_ha: HA needs two or more directors in the inventory group lb_ha_group (lonely), found none"),
     ({"lb_vrrp_preempt": True, "lb_vrrp_priority": 140},
      "lb_vrrp_priority: with lb_vrrp_preempt the directors need distinct priorities, got lb01=140, lb02=140, lb03=130"),
-    ({"lb_vrrp_advert_int": 0}, "lb_vrrp_advert_int: 0 is not a number of seconds above 0"),
+    ({"lb_vrrp_advert_int": 0}, "lb_vrrp_advert_int: 0 is not a whole number of seconds from 1 to 255, as VRRPv2"),
+    ({"lb_vrrp_advert_int": 0.5}, "lb_vrrp_advert_int: 0.5 is not a whole number of seconds from 1 to 255"),
+    ({"lb_vrrp_advert_int": 256}, "lb_vrrp_advert_int: 256 is not a whole number of seconds from 1 to 255"),
+    ({"lb_vrrp_version": 4}, "lb_vrrp_version: 4 is out of range (2..3)"),
+    ({"lb_vrrp_version": 3, "lb_vrrp_advert_int": 0.005},
+     "lb_vrrp_advert_int: 0.005 is not a number of seconds from 0.01 to 40.95 in hundredths, as VRRPv3"),
+    ({"lb_vrrp_version": 3, "lb_vrrp_advert_int": 41}, "lb_vrrp_advert_int: 41 is not a number of seconds from 0.01"),
+    ({"lb_vrrp_version": 3, "lb_vrrp_advert_int": "0.1\n}"}, "lb_vrrp_advert_int: "),
     ({"lb_sync_mcast_group": "192.0.2.99"}, "lb_sync_mcast_group: 192.0.2.99 is not a multicast address"),
     ({"lb_vrrp_notify": "/usr/local/bin/notify\n}"}, "lb_vrrp_notify: "),
     ({"lb_vrrp_router_id": 256}, "lb_vrrp_router_id: 256 is out of range (1..255)"),
