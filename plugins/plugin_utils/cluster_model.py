@@ -246,8 +246,8 @@ def host_addresses(hv: Mapping, family: str, skip: set) -> list:
     return result
 
 
-def literal(value, family: str) -> str | None:
-    """``value`` as a canonical address of ``family``, or None when it is a name or another family."""
+def literal(value, family: str | None = None) -> str | None:
+    """``value`` as a canonical address (of ``family`` when given), or None when it is a name or another family."""
     text = "" if value is None else str(value).strip()
     if "%" in text:
         return None
@@ -255,7 +255,7 @@ def literal(value, family: str) -> str | None:
         result = ipaddress.ip_address(text)
     except ValueError:
         return None
-    return str(result) if state.family_of(str(result)) == family else None
+    return str(result) if family is None or state.family_of(str(result)) == family else None
 
 
 ADDRESS_VARS = {"ipv4": "lvs_address", "ipv6": "lvs_address6"}
@@ -827,7 +827,7 @@ def frontend_findings(model: Mapping, sysctls: Mapping, addresses: list, vhost: 
     on_lo, elsewhere = set(), set()
     for link in addresses:
         for info in link.get("addr_info") or []:
-            local = _canonical(info.get("local"))
+            local = literal(info.get("local"))
             if local not in vips:
                 continue
             if link.get("ifname") != "lo":
@@ -848,13 +848,6 @@ def frontend_findings(model: Mapping, sysctls: Mapping, addresses: list, vhost: 
     if arp:
         findings.extend(f["message"] for f in dr_findings(arp, model) if f["kind"] == "arp" and f["host"] == host)
     return findings
-
-
-def _canonical(address) -> str | None:
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 def _status_findings(model: Mapping, vhost: str) -> list:
