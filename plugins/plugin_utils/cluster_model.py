@@ -57,7 +57,7 @@ _URL_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*\Z")
 _HOSTNAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.?\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DIGITS = re.compile(r"[0-9]+\Z")
-_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?\Z")
+_HUNDREDTHS = re.compile(r"[0-9]+(\.[0-9]{1,2})?\Z")
 
 
 class Errors(list):
@@ -965,8 +965,7 @@ def _ha(s: Mapping, hostvars: Mapping, groups: Mapping, host: str, own4: str | N
     if version == 2 and not (_DIGITS.match(advert) and 1 <= int(advert) <= 255):
         fail("lb_vrrp_advert_int: %s is not a whole number of seconds from 1 to 255, as VRRPv2 carries it "
              "(lb_vrrp_version: 3 takes hundredths of a second)" % advert)
-    if version == 3 and not (_DECIMAL.match(advert) and len(advert.partition(".")[2]) <= 2
-                             and 0.01 <= float(advert) <= 40.95):
+    if version == 3 and not (_HUNDREDTHS.match(advert) and 0.01 <= float(advert) <= 40.95):
         fail("lb_vrrp_advert_int: %s is not a number of seconds from 0.01 to 40.95 in hundredths, "
              "as VRRPv3 carries it" % advert)
     notify = s.get("lb_vrrp_notify") or ""
