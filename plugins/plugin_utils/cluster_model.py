@@ -440,6 +440,18 @@ def _director_settings(s: Mapping) -> dict:
                   ("lb_ldirectord_config", "lb_keepalived_config", "lb_sysctl_file", "lb_modules_file")},
         "apt_repository": line(s.get("lb_apt_repository"), "lb_apt_repository"),
         "pip_packages": pip_packages,
+        "metrics": _metrics(s) if flag(s.get("lb_metrics"), "lb_metrics") else None,
+    }
+
+
+def _metrics(s: Mapping) -> dict:
+    """Where node_exporter listens (its --web.listen-address) and how often the per-service
+    counters are written, for lb_metrics."""
+    where = s.get("lb_metrics_address") or ""
+    host = endpoint(address(where, "lb_metrics_address")) if where else ""
+    return {
+        "listen": "%s:%d" % (host, port(s.get("lb_metrics_port"), "lb_metrics_port")),
+        "interval": whole(s.get("lb_metrics_interval"), 1, 3600, "lb_metrics_interval"),
     }
 
 

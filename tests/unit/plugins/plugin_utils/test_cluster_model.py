@@ -206,6 +206,12 @@ def test_a_director_named_by_a_name_finds_its_interface_from_facts():
     ({"lb_verify_timeout": "soon"}, "lb_verify_timeout: 'soon' is not a whole number"),
     ({"lb_venv": "opt/venv"}, "lb_venv: 'opt/venv' is not an absolute path"),
     ({"lb_pip_packages": []}, "lb_pip_packages: is empty"),
+    ({"lb_metrics": "sometimes"}, "lb_metrics: 'sometimes' is not a boolean"),
+    ({"lb_metrics": True, "lb_metrics_address": "lb01.lab.example"}, "lb_metrics_address: "),
+    ({"lb_metrics": True, "lb_metrics_address": "192.0.2.3\nARGS=x"}, "lb_metrics_address: "),
+    ({"lb_metrics": True, "lb_metrics_port": 0}, "lb_metrics_port: 0 is out of range (1..65535)"),
+    ({"lb_metrics": True, "lb_metrics_interval": 0}, "lb_metrics_interval: 0 is out of range (1..3600)"),
+    ({"lb_metrics": True, "lb_metrics_interval": "15s"}, "lb_metrics_interval: '15s' is not a whole number"),
 ])
 def test_bad_input_is_named(overrides, expected):
     assert expected in errors_of(**overrides)
@@ -244,6 +250,19 @@ def test_well_formed_free_text_passes():
     assert m["errors"] == []
     assert m["fallback"] == "127.0.0.1:80 gate"
     assert m["services"][0]["fallback"] == "[2001:db8::99]:80"
+
+
+@pytest.mark.parametrize("where, listen", [("", ":9100"), ("192.0.2.3", "192.0.2.3:9100"),
+                                           ("2001:DB8::3", "[2001:db8::3]:9100")])
+def test_metrics_listen_where_asked(where, listen):
+    m = lb(lb_metrics=True, lb_metrics_address=where)
+    assert m["errors"] == []
+    assert m["metrics"] == {"listen": listen, "interval": 15}
+
+
+def test_metrics_off_checks_nothing_else():
+    m = lb(lb_metrics_port="any")
+    assert m["errors"] == [] and m["metrics"] is None
 
 
 def test_one_weight_limit_and_every_kernel_scheduler():
