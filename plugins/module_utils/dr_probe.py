@@ -59,9 +59,12 @@ import os
 import random
 import re
 import select
+import signal
 import socket
 import struct
 import sys
+import tempfile
+import threading
 import time
 from typing import Callable, NamedTuple
 
@@ -1125,25 +1128,112 @@ def load_config(path: str) -> list:
     return services
 
 
+def service_probe(entry: dict, real: str, where: str, real_name: str = "REAL") -> dict:
+    """The probe of one configured service (``entry``) through the real server ``real``, checked."""
+    real_address = parse_address(real, real_name)
+    service_address = parse_address(entry.get("address"), where + ".address")
+    if real_address.version != service_address.version:
+        raise ProbeValidationError("%s: %s is not of the family of the service's address %s"
+                                   % (real_name, real_address, service_address))
+    return check_probe({"address": entry.get("address"), "port": entry.get("probe_port"),
+                        "real_server": real_address.compressed, "mode": entry.get("mode"),
+                        "request": entry.get("request"), "host": entry.get("host"), "status": entry.get("status"),
+                        "receive": entry.get("receive"), "timeout": entry.get("timeout")}, where)
+
+
+def verdict(checked: dict, prober: Callable | None = None, path_finder: Callable | None = None) -> tuple:
+    """(exit code, line) of one probe: 0 and "up: ...", or 1 and "down: ..."."""
+    result = run_probes([checked], checked.get("timeout", DEFAULT_TIMEOUT), path_finder, prober)[0]
+    target = "%s via %s" % (_endpoint(checked["address"], checked["port"]), checked["real_server"])
+    return (0 if result["ok"] else 1), "%s: %s: %s" % ("up" if result["ok"] else "down", target, result["reason"])
+
+
 def check(config: str, virtual: str, vport: str, real: str, rport: str,
           prober: Callable | None = None, path_finder: Callable | None = None) -> tuple:
     """(exit code, line) of one health check: 0 up, 1 down; ProbeValidationError for usage/config errors."""
     services = load_config(config)
     entry = find_service(services, virtual, vport)
-    where = "services[%d]" % services.index(entry)
-    real_address = parse_address(real, "REAL")
     parse_port(rport, "RPORT", low=0)
-    service_address = parse_address(entry.get("address"), where + ".address")
-    if real_address.version != service_address.version:
-        raise ProbeValidationError("REAL: %s is not of the family of the service's address %s"
-                                   % (real_address, service_address))
-    checked = check_probe({"address": entry.get("address"), "port": entry.get("probe_port"),
-                           "real_server": real_address.compressed, "mode": entry.get("mode"),
-                           "request": entry.get("request"), "host": entry.get("host"), "status": entry.get("status"),
-                           "receive": entry.get("receive"), "timeout": entry.get("timeout")}, where)
-    result = run_probes([checked], checked.get("timeout", DEFAULT_TIMEOUT), path_finder, prober)[0]
-    target = "%s via %s" % (_endpoint(checked["address"], checked["port"]), checked["real_server"])
-    return (0 if result["ok"] else 1), "%s: %s: %s" % ("up" if result["ok"] else "down", target, result["reason"])
+    return verdict(service_probe(entry, real, "services[%d]" % services.index(entry)), prober, path_finder)
+
+
+# ------------------------------------------------------------ the prober daemon
+#
+# A check started by ldirectord or keepalived costs an interpreter's start
+# (0.3-1 s on a loaded director), and ldirectord checks a service's real servers
+# one after another: on a loaded director a round of checks took seconds, and a
+# failed real server waited for it.  ``serve`` probes every real server of every
+# configured service in a thread of its own, every ``interval`` seconds, and
+# writes each verdict to a file of its own in the state directory
+# (``state_name``); the checkers' wrapper (roles/lb dr-check) answers from a
+# verdict younger than the wrapper's limit and runs ``check`` itself otherwise.
+
+
+def state_name(virtual, port, real: str) -> str:
+    """The file name of one check's verdict: ``VIRTUAL_PORT_REAL``, addresses without brackets,
+    port 0 for a firewall mark (the checkers' wrapper builds it from their arguments the same way)."""
+    virtual = str(virtual).strip("[]")
+    return "%s_%s_%s" % (virtual, 0 if virtual.isdigit() else port, real.strip("[]"))
+
+
+def write_state(directory: str, name: str, line: str) -> None:
+    """Replace ``directory``/``name`` with ``line`` at once (a new file renamed over it)."""
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % name, dir=directory)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(line + "\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, os.path.join(directory, name))
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def watch(checked: dict, name: str, directory: str, interval: float, stop: threading.Event,
+          prober: Callable | None = None, path_finder: Callable | None = None) -> None:
+    """Probe ``checked`` every ``interval`` seconds (start to start) until ``stop``, writing each verdict.
+
+    When this host cannot probe (ProbeSetupError) the verdict is removed, so the wrapper
+    runs the check itself and reports why."""
+    path = os.path.join(directory, name)
+    while not stop.is_set():
+        start = time.monotonic()
+        try:
+            write_state(directory, name, verdict(checked, prober, path_finder)[1])
+        except ProbeSetupError as exc:
+            sys.stderr.write("dr_probe: %s: %s\n" % (name, exc))
+            if os.path.exists(path):
+                os.unlink(path)
+        stop.wait(max(interval - (time.monotonic() - start), 0.05))
+
+
+def serve(config: str, directory: str, interval: float, stop: threading.Event | None = None,
+          prober: Callable | None = None, path_finder: Callable | None = None) -> int:
+    """Watch every real server of every service in ``config`` until ``stop`` (SIGTERM, SIGINT)."""
+    services = load_config(config)
+    watched = []
+    for position, entry in enumerate(services):
+        where = "services[%d]" % position
+        reals = entry.get("real_servers")
+        if not isinstance(reals, list):
+            raise ProbeValidationError("%s.real_servers: must be a list of addresses" % where)
+        for index, real in enumerate(reals):
+            checked = service_probe(entry, real, where, "%s.real_servers[%d]" % (where, index))
+            watched.append((checked, state_name(entry.get("virtual"), entry.get("port"), checked["real_server"])))
+    if stop is None:
+        stop = threading.Event()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, lambda *_: stop.set())
+    for name in os.listdir(directory):  # verdicts of an earlier configuration
+        os.unlink(os.path.join(directory, name))
+    threads = [threading.Thread(target=watch, args=(checked, name, directory, interval, stop, prober, path_finder),
+                                name=name, daemon=True) for checked, name in watched]
+    for thread in threads:
+        thread.start()
+    stop.wait()
+    for thread in threads:
+        thread.join()
+    return 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -1159,8 +1249,15 @@ def main(argv: list | None = None) -> int:
     checker.add_argument("--config", required=True, help="JSON file: {\"services\": [...]}")
     for name in ("VIRTUAL", "VPORT", "REAL", "RPORT"):
         checker.add_argument(name)
+    server = commands.add_parser("serve", help="probe every real server of --config, writing each verdict to --state")
+    server.add_argument("--config", required=True, help="JSON file: {\"services\": [... with real_servers]}")
+    server.add_argument("--state", required=True, help="directory of the verdicts, one file per check")
+    server.add_argument("--interval", type=float, default=1.0, help="seconds between two probes of one real server")
     try:
         args = parser.parse_args(argv)
+        if args.command == "serve":
+            check_privilege()
+            return serve(args.config, args.state, check_timeout(args.interval, "--interval"))
         code, line = check(args.config, args.VIRTUAL, args.VPORT, args.REAL, args.RPORT)
     except ProbeValidationError as exc:
         sys.stderr.write("dr_probe: %s\n" % exc)

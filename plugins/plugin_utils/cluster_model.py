@@ -20,6 +20,7 @@ does for the frontend role what ``director_model`` does for the lb role.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import socket
 from collections.abc import Mapping
@@ -358,6 +359,7 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     general = errors.check(_director_settings, s)
     services = errors.check(_services, s, owner, vips, networks, hostvars, groups, vip_set)
     ha = errors.check(_ha, s, hostvars, groups, host, own4) if errors.check(flag, s.get("lb_ha"), "lb_ha") else None
+    prober = errors.check(_dr_prober, s, services or [])
     if errors or general is None or services is None:
         return {"errors": errors}
 
@@ -375,7 +377,9 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
         "drain_switches": {rs["address"]: "drain_" + re.sub("[^0-9A-Za-z]", "_", rs["address"])
                            for svc in services for rs in svc["real_servers"]},
         "ha": ha,
-        "dr_checks": [svc["dr_check"] for svc in services if svc["dr_check"]],
+        "dr_checks": [dict(svc["dr_check"], real_servers=[rs["address"] for rs in svc["real_servers"]])
+                      for svc in services if svc["dr_check"]],
+        "dr_prober": prober,
         "dr_probes": _dr_probes(services),
         "arp_vips": [v["address"] for v in vips if v["family"] == "ipv4"],
         "hosts_by_mac": _hosts_by_mac(hostvars, {"frontend": list(groups.get(s.get("lb_frontend_group")) or []),
@@ -745,6 +749,19 @@ def _dr_check(name: str, item: Mapping, get, owner: str, svc: dict, vips: list) 
         # The checker's own limit: the probe's, and the interpreter's start.
         "command_timeout": timeout + 2,
     }
+
+
+def _dr_prober(s: Mapping, services: list) -> dict:
+    """How often lvs-cluster-dr-prober.service probes each real server (lb_dr_check_interval), and
+    the age in whole seconds up to which the checkers' wrapper takes its verdict: a failing probe
+    writes only after its timeout, and file times count in seconds."""
+    text = str(s.get("lb_dr_check_interval")).strip()
+    if isinstance(s.get("lb_dr_check_interval"), bool) or not _HUNDREDTHS.match(text) or not 0.1 <= float(text) <= 60:
+        fail("lb_dr_check_interval: %r is not a number of seconds from 0.1 to 60 in hundredths"
+             % (s.get("lb_dr_check_interval"),))
+    interval = float(text)
+    slowest = max([interval] + [svc["dr_check"]["timeout"] for svc in services if svc["dr_check"]])
+    return {"interval": interval, "fresh": math.ceil(slowest) + 2}
 
 
 def _dr_probes(services: list) -> list:

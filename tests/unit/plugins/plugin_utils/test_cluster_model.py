@@ -503,7 +503,22 @@ def test_the_seed_service_gets_an_http_dr_check_in_place_of_ldirectords():
         "virtual": "192.0.2.13", "port": 80, "address": "192.0.2.13", "probe_port": 80, "mode": "http",
         "request": "/server-status", "host": "192.0.2.13", "status": 200, "receive": "Apache Server Status",
         "timeout": 10, "command_timeout": 12}
-    assert m["dr_checks"] == [svc["dr_check"]]
+    assert m["dr_checks"] == [dict(svc["dr_check"], real_servers=["192.0.2.4", "192.0.2.5", "192.0.2.6", "192.0.2.7"])]
+    # the prober's verdicts are taken up to the slowest probe's timeout (10 s), plus 2 s
+    assert m["dr_prober"] == {"interval": 1.0, "fresh": 12}
+
+
+@pytest.mark.parametrize("interval, timeout, fresh", [(0.5, 1, 3), ("0.25", 2, 4), (5, 1, 7), (60, 1, 62)])
+def test_dr_prober_interval_and_freshness(interval, timeout, fresh):
+    m = lb(lb_dr_check_interval=interval, lb_negotiatetimeout=timeout)
+    assert m["errors"] == []
+    assert m["dr_prober"] == {"interval": float(interval), "fresh": fresh}
+
+
+@pytest.mark.parametrize("interval", [0, 0.05, 61, "1s", True, "0.125", None])
+def test_dr_prober_interval_out_of_range_is_named(interval):
+    assert "lb_dr_check_interval: %r is not a number of seconds from 0.1 to 60" % (interval,) in errors_of(
+        lb_dr_check_interval=interval)
 
 
 def test_dr_checks_of_several_vips_ipv6_and_fwmark():
