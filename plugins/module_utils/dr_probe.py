@@ -1169,6 +1169,10 @@ def check(config: str, virtual: str, vport: str, real: str, rport: str,
 # verdict younger than the wrapper's limit and runs ``check`` itself otherwise.
 
 
+# A verdict's file name (state_name), or write_state's temporary file for one.
+_VERDICT = re.compile(r"\.?[0-9a-f.:]+_[0-9]+_[0-9a-f.:]+(\.[A-Za-z0-9_]+)?\Z")
+
+
 def state_name(virtual, port, real: str) -> str:
     """The file name of one check's verdict: ``VIRTUAL_PORT_REAL``, addresses without brackets,
     port 0 for a firewall mark (the checkers' wrapper builds it from their arguments the same way)."""
@@ -1224,8 +1228,9 @@ def serve(config: str, directory: str, interval: float, stop: threading.Event | 
         stop = threading.Event()
         for number in (signal.SIGTERM, signal.SIGINT):
             signal.signal(number, lambda *_: stop.set())
-    for name in os.listdir(directory):  # verdicts of an earlier configuration
-        os.unlink(os.path.join(directory, name))
+    for name in os.listdir(directory):  # verdicts of an earlier configuration (and half-written ones)
+        if _VERDICT.match(name):
+            os.unlink(os.path.join(directory, name))
     threads = [threading.Thread(target=watch, args=(checked, name, directory, interval, stop, prober, path_finder),
                                 name=name, daemon=True) for checked, name in watched]
     for thread in threads:

@@ -92,8 +92,10 @@ def test_serve_keeps_a_verdict_per_real_server_and_clears_an_earlier_configurati
     state = tmp_path / "state"
     state.mkdir()
     (state / "192.0.2.99_80_192.0.2.4").write_text("up: from an earlier configuration\n")
+    (state / ".192.0.2.99_80_192.0.2.4.k2j_x9").write_text("up: half written\n")
+    (state / "notes.txt").write_text("not the prober's\n")
     serve_until(write_config(tmp_path, SERVICES), state, lambda: len(probes) >= 12)
-    assert sorted(os.listdir(state)) == NAMES
+    assert sorted(os.listdir(state)) == sorted(NAMES + ["notes.txt"])
     verdicts = {name: (state / name).read_text() for name in NAMES}
     assert verdicts["192.0.2.13_80_192.0.2.5"] == "down: 192.0.2.13:80 via 192.0.2.5: no SYN-ACK\n"
     assert verdicts["192.0.2.13_80_192.0.2.4"] == "up: 192.0.2.13:80 via 192.0.2.4: connected\n"
