@@ -91,6 +91,14 @@ def whole(value, low: int, high: int | None, name: str) -> int:
     return number
 
 
+def hundredths(value, low: str, high: str, name: str, why: str = "") -> float:
+    """Seconds in hundredths (``"0.5"``, ``1``, ``"0.25"``) from ``low`` to ``high``."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not _HUNDREDTHS.match(text) or not float(low) <= float(text) <= float(high):
+        fail("%s: %s is not a number of seconds from %s to %s in hundredths%s" % (name, text, low, high, why))
+    return float(text)
+
+
 def flag(value, name: str) -> bool:
     try:
         return boolean(value, strict=True)
@@ -755,11 +763,7 @@ def _dr_prober(s: Mapping, services: list) -> dict:
     """How often lvs-cluster-dr-prober.service probes each real server (lb_dr_check_interval), and
     the age in whole seconds up to which the checkers' wrapper takes its verdict: a failing probe
     writes only after its timeout, and file times count in seconds."""
-    text = str(s.get("lb_dr_check_interval")).strip()
-    if isinstance(s.get("lb_dr_check_interval"), bool) or not _HUNDREDTHS.match(text) or not 0.1 <= float(text) <= 60:
-        fail("lb_dr_check_interval: %r is not a number of seconds from 0.1 to 60 in hundredths"
-             % (s.get("lb_dr_check_interval"),))
-    interval = float(text)
+    interval = hundredths(s.get("lb_dr_check_interval"), "0.1", "60", "lb_dr_check_interval")
     slowest = max([interval] + [svc["dr_check"]["timeout"] for svc in services if svc["dr_check"]])
     return {"interval": interval, "fresh": math.ceil(slowest) + 2}
 
@@ -994,9 +998,8 @@ def _ha(s: Mapping, hostvars: Mapping, groups: Mapping, host: str, own4: str | N
     if version == 2 and not (_DIGITS.match(advert) and 1 <= int(advert) <= 255):
         fail("lb_vrrp_advert_int: %s is not a whole number of seconds from 1 to 255, as VRRPv2 carries it "
              "(lb_vrrp_version: 3 takes hundredths of a second)" % advert)
-    if version == 3 and not (_HUNDREDTHS.match(advert) and 0.01 <= float(advert) <= 40.95):
-        fail("lb_vrrp_advert_int: %s is not a number of seconds from 0.01 to 40.95 in hundredths, "
-             "as VRRPv3 carries it" % advert)
+    if version == 3:
+        hundredths(advert, "0.01", "40.95", "lb_vrrp_advert_int", ", as VRRPv3 carries it")
     notify = s.get("lb_vrrp_notify") or ""
     unicast = flag(s.get("lb_vrrp_unicast"), "lb_vrrp_unicast")
     peer_addresses = []

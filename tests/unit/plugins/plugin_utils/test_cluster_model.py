@@ -517,7 +517,7 @@ def test_dr_prober_interval_and_freshness(interval, timeout, fresh):
 
 @pytest.mark.parametrize("interval", [0, 0.05, 61, "1s", True, "0.125", None])
 def test_dr_prober_interval_out_of_range_is_named(interval):
-    assert "lb_dr_check_interval: %r is not a number of seconds from 0.1 to 60" % (interval,) in errors_of(
+    assert "lb_dr_check_interval: %s is not a number of seconds from 0.1 to 60" % (interval,) in errors_of(
         lb_dr_check_interval=interval)
 
 
