@@ -453,6 +453,7 @@ def _director_settings(s: Mapping) -> dict:
         "apt_repository": line(s.get("lb_apt_repository"), "lb_apt_repository"),
         "pip_packages": pip_packages,
         "metrics": _metrics(s) if flag(s.get("lb_metrics"), "lb_metrics") else None,
+        "package_guard": flag(s.get("lb_package_guard"), "lb_package_guard"),
     }
 
 
