@@ -4,6 +4,7 @@
 #   make bench   IPVS converge benchmark in a UML kernel (figures, not a test)
 #   make bench-failover  failover figures of two+ keepalived directors under load
 #   make bench-detection how fast each checker takes a failed real server out
+#   make bench-small     what one task costs on a director; the idempotent site.yml profiled
 #   make lab-down  tear the demo lab down
 # Each target installs what it needs first (apt packages, .venv).
 
@@ -26,7 +27,7 @@ export ANSIBLE_NOCOWS := 1
 export ANSIBLE_RETRY_FILES_ENABLED := False
 export PY_COLORS := 0
 
-.PHONY: help setup demo test test-machine test-uml lint sanity unit kernel integration bench bench-failover bench-detection lab-down clean
+.PHONY: help setup demo test test-machine test-uml lint sanity unit kernel integration bench bench-failover bench-detection bench-small lab-down clean
 
 help:
 	@sed -n '2,8p' Makefile | sed 's/^# *//'
@@ -146,6 +147,12 @@ bench-failover: setup mirror
 # (benchmarks/detection; ~20 min, lab "detection", torn down after).
 bench-detection: setup mirror
 	benchmarks/detection
+
+# Small runs: ping, command: ipvsadm -Ln, ipvs_info and ipvs_table on the
+# director, 10 of each, and the idempotent site.yml twice under profile_tasks
+# (benchmarks/small; ~12 min, lab "small", torn down after).
+bench-small: setup mirror
+	benchmarks/small
 
 # ---------------------------------------------------------------- molecule
 

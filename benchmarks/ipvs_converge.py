@@ -253,6 +253,18 @@ PLAYBOOK = """\
         services: "{{ bench_services }}"
 """
 
+# What any playbook costs here before ipvs_table does anything: one ping task, without and
+# with the same vars file loaded.
+FLOOR_PLAYBOOK = """\
+- name: The cost of ansible-playbook itself
+  hosts: all
+  gather_facts: false
+  vars_files: %s
+  tasks:
+    - name: Ping the host
+      ansible.builtin.ping:
+"""
+
 # The module's interpreter: the venv's Python, with the wall time of the module process logged.
 TIMED_PYTHON = """\
 #!/bin/sh
@@ -272,6 +284,11 @@ class Playbook:
         self.python = os.path.join(workdir, "timed-python")
         with open(self.playbook, "w") as fh:
             fh.write(PLAYBOOK)
+        self.floors = {}
+        for name, vars_files in (("ping", "[]"), ("ping-vars", '["{{ bench_vars_file }}"]')):
+            self.floors[name] = os.path.join(workdir, name + ".yml")
+            with open(self.floors[name], "w") as fh:
+                fh.write(FLOOR_PLAYBOOK % vars_files)
         with open(self.python, "w") as fh:
             fh.write(TIMED_PYTHON % {"python": PYTHON, "log": self.log})
         os.chmod(self.python, 0o755)
@@ -280,13 +297,14 @@ class Playbook:
                         ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_HOME=os.path.join(workdir, "ansible-home"),
                         ANSIBLE_LOCAL_TEMP=os.path.join(workdir, "ansible-local"))
 
-    def run(self, label: str, params: list, expect_changed: bool) -> dict:
+    def run(self, label: str, params: list, expect_changed: bool, playbook: str | None = None) -> dict:
+        """One ansible-playbook run of ``playbook`` (the converge by default) with ``params`` as the vars file."""
         vars_file = os.path.join(self.dir, "services.json")
         with open(vars_file, "w") as fh:
             json.dump({"bench_services": params}, fh)
         if os.path.exists(self.log):
             os.unlink(self.log)
-        argv = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", self.playbook,
+        argv = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", playbook or self.playbook,
                 "-e", "ansible_python_interpreter=%s" % self.python, "-e", "bench_vars_file=%s" % vars_file]
         t0 = time.perf_counter()
         try:
@@ -307,7 +325,8 @@ class Playbook:
         if os.path.exists(self.log):
             with open(self.log) as fh:
                 module = sum(float(b) - float(a) for a, b in (line.split() for line in fh if line.strip()))
-        verify(label, params)
+        if playbook is None:
+            verify(label, params)
         return {"total": elapsed, "module": module}
 
 
@@ -421,6 +440,15 @@ def main() -> int:
         workdir = tempfile.mkdtemp(prefix="ipvs-bench-")
         try:
             book = Playbook(workdir)
+            floors = (("ping", "one ping task: what any playbook costs here"),
+                      ("ping-vars", "one ping task, the table's vars file loaded"))
+            for name, label in floors:
+                note("ansible-playbook: %s" % label)
+                results = [book.run(name, params, False, book.floors[name]) for _ in range(args.repeat)]
+                rows.append(("ansible-playbook, %s" % label, statistics.median(r["total"] for r in results),
+                             restore_anchor, ref, "", "%s; of which the module process %.2f s (median)" % (
+                                 runs([r["total"] for r in results]),
+                                 statistics.median(r["module"] for r in results))))
             cases = (("converge, from empty", params, flush, True, "<= 2x"),
                      ("no-op, table loaded", params, lambda: load(params), False, "<= 1x"),
                      ("10% weights, table loaded", changed, lambda: load(params), True, ""))

@@ -186,6 +186,10 @@ options:
         C(ipvsadm) does.
       - An error names the line number and the line.
     type: str
+notes:
+  - The result's C(invocation) (shown from C(-vvv)) echoes O(services) only up to 100 entries; a longer list
+    appears there as its size. The echo of a table of thousands of services would cost the controller as much
+    as the rest of the result.
 requirements:
   - pyroute2 >= 0.9.5 on the managed host (not for O(state=rendered) and O(state=parsed))
   - a kernel with IPVS and root privileges (not for O(state=rendered) and O(state=parsed))
@@ -329,6 +333,22 @@ from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_resource a
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_text as text
 
+# A services list longer than this is echoed in the result's invocation as its size only.
+ECHO_LIMIT = 100
+
+
+def invocation(params: dict) -> dict:
+    """The result's ``invocation``: the arguments as given, a services list above ECHO_LIMIT as its size.
+
+    Ansible echoes every argument otherwise; for a table of thousands of entries the echo is as big
+    as the rest of the result, and the controller decodes and tags each of its values once more.
+    """
+    services = params["services"]
+    if services is None or len(services) <= ECHO_LIMIT:
+        return {"module_args": params}
+    return {"module_args": dict(params, services="%d services (a list above %d is not echoed)"
+                                % (len(services), ECHO_LIMIT))}
+
 
 def main():
     # The entries of services are checked by ipvs_state.services_from_params (options, types,
@@ -348,13 +368,14 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    echo = invocation(params)
     mode = common.validated(module, resource.effective_state, params)
     if mode == "parsed":  # no kernel
         table = common.validated(module, text.parse, params["running_config"])
-        module.exit_json(changed=False, parsed=[text.compact(s) for s in table])
+        module.exit_json(changed=False, parsed=[text.compact(s) for s in table], invocation=echo)
     if mode == "rendered":  # no kernel
         desired = common.validated(module, state.services_from_params, params["services"])
-        module.exit_json(changed=False, rendered=common.validated(module, text.render, desired))
+        module.exit_json(changed=False, rendered=common.validated(module, text.render, desired), invocation=echo)
 
     desired = []
     if mode == "deleted":
@@ -372,7 +393,7 @@ def main():
     with ipvs:
         before_table = common.dump(module, ipvs)
         if mode == "gathered":
-            module.exit_json(changed=False, gathered=[text.compact(s) for s in before_table])
+            module.exit_json(changed=False, gathered=[text.compact(s) for s in before_table], invocation=echo)
         if mode == "merged":
             desired = common.validated(module, resource.merged_services, params["services"], before_table)
         ops = resource.plan(mode, desired, before_table, exclude)
@@ -387,6 +408,7 @@ def main():
         "changed": bool(ops),
         "services": [state.public(s) for s in after_table if state.service_key(s) in listed],
         "operations": [state.describe(op) for op in ops],
+        "invocation": echo,
     }
     if module._diff:  # the services the operations change, as they were and as they are (or would be)
         touched = {state.service_key(op["service"]) for op in ops}

@@ -253,7 +253,9 @@ def test_state_replaced_is_the_default_and_overridden_is_purge(fake_ipvs):
         fake = fake_ipvs(live_table(CURRENT))
         first = exits(main, args)
         fake_ipvs(live_table(CURRENT))
-        assert exits(main, same) == first
+        second = exits(main, same)
+        assert second.pop("invocation") != first.pop("invocation")  # the arguments as given
+        assert second == first
         assert fake.table() != live_table(CURRENT)
 
 
@@ -323,6 +325,7 @@ def test_states_rendered_and_parsed_need_no_kernel(fake_ipvs, monkeypatch):
     fake = fake_ipvs(live_table(CURRENT))
     monkeypatch.setattr(common, "HAS_PYROUTE2", False)
     rendered = exits(main, {"state": "rendered", "services": [HTTP, STRAY]})
+    assert rendered.pop("invocation")["module_args"]["services"] == [HTTP, STRAY]
     assert rendered == {"changed": False, "rendered": [
         "-A -t 192.0.2.13:80 -s wlc",
         "-a -t 192.0.2.13:80 -r 192.0.2.4:80 -g -w 5",
@@ -362,3 +365,20 @@ def test_bad_state_input_fails_before_the_kernel(fake_ipvs, args, message):
     result = fails(main, args)
     assert result["msg"].startswith(message), result["msg"]
     assert fake.opened == 0 and fake.applied == []
+
+
+def test_invocation_echoes_a_short_services_list(fake_ipvs):
+    fake_ipvs(live_table(CURRENT))
+    result = exits(main, DESIRED)
+    assert result["invocation"]["module_args"]["services"] == [HTTP, HTTP6]
+    assert result["invocation"]["module_args"]["purge"] is True
+
+
+@pytest.mark.parametrize("extra", [{}, {"state": "rendered"}])
+def test_invocation_gives_a_long_services_list_as_its_size(fake_ipvs, extra):
+    fake_ipvs([])
+    services = [{"address": "192.0.2.13", "port": port} for port in range(1, ipvs_table.ECHO_LIMIT + 2)]
+    result = exits(main, dict({"services": services}, **extra))
+    assert result["invocation"]["module_args"]["services"] == "%d services (a list above %d is not echoed)" % (
+        ipvs_table.ECHO_LIMIT + 1, ipvs_table.ECHO_LIMIT)
+    assert result.get("rendered") or len(result["services"]) == ipvs_table.ECHO_LIMIT + 1
