@@ -398,6 +398,12 @@ def main() -> int:
     def runs(values: list) -> str:
         return "runs " + " ".join("%.2f" % v for v in values)
 
+    # One untimed load and flush first, so that the anchor's first run is not the fresh kernel's
+    # first table (the rest are not either).
+    note("warm-up: the table loaded with ipvsadm -R and flushed, untimed")
+    load(params)
+    flush()
+
     note("ipvsadm -R from empty")
     restore = run_restore("ipvsadm -R", restore_text, flush, params, args.repeat)
     ref = restore["total"]
