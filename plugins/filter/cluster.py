@@ -55,6 +55,11 @@ def real_server_entries(services, addresses):
         raise AnsibleFilterError(str(exc)) from None
 
 
+def restore_weights(entries, saved, default_weight=None):
+    """The entries a restore puts back, each with its weight before the drain (or the default)."""
+    return model.restore_weights(entries, saved, default_weight)
+
+
 def endpoint(address, port=0):
     """``192.0.2.4:80``, ``[2001:db8::4]:80``; the address alone (bracketed if IPv6) for port 0."""
     return model.endpoint(address, port)
@@ -101,6 +106,7 @@ class FilterModule:
             "director_status": director_status,
             "ipvs_foreign": ipvs_foreign,
             "real_server_entries": real_server_entries,
+            "restore_weights": restore_weights,
             "endpoint": endpoint,
             "dr_findings": dr_findings,
             "frontend_findings": frontend_findings,

@@ -493,6 +493,37 @@ def test_real_server_entries_of_a_drain():
         model.real_server_entries(table, ["web01"])
 
 
+WEB = {"protocol": "tcp", "address": "192.0.2.13", "port": 80}
+MARK = {"fwmark": 9, "family": "ipv6"}
+
+
+def entry(service, weight, port=80):
+    return {"service": service, "address": "192.0.2.4", "port": port, "weight": weight}
+
+
+def test_a_restore_puts_back_the_weights_kept_before_the_drain():
+    saved = [entry(WEB, 7), entry(MARK, 2, port=0)]
+    live = [entry(WEB, 0), entry(MARK, 0, port=0)]
+    assert model.restore_weights(live, saved, 5) == saved
+    assert model.restore_weights(live, saved) == saved
+
+
+def test_a_restore_without_a_kept_weight_uses_the_default_only_when_given():
+    # owner none: an entry at 0 with nothing kept gets the director's weight, one above 0 keeps its own
+    live = [entry(WEB, 0), entry(MARK, 3, port=0)]
+    assert model.restore_weights(live, [], 5) == [entry(WEB, 5), entry(MARK, 3, port=0)]
+    assert model.restore_weights(live, None, "5") == [entry(WEB, 5), entry(MARK, 3, port=0)]
+    # a checker owns the weights: what this collection did not set is left to it
+    assert model.restore_weights(live, []) == []
+    assert model.restore_weights(live, [entry(WEB, 7)]) == [entry(WEB, 7)]
+
+
+def test_a_kept_weight_counts_for_its_own_service_and_port_only():
+    saved = [entry(WEB, 7)]
+    other = {"protocol": "tcp", "address": "192.0.2.14", "port": 80}
+    assert model.restore_weights([entry(other, 0), entry(WEB, 0, port=8080)], saved) == []
+
+
 # ------------------------------------------------------- the DR-path check
 
 
