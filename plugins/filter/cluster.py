@@ -55,7 +55,7 @@ def real_server_entries(services, addresses):
         raise AnsibleFilterError(str(exc)) from None
 
 
-def restore_weights(entries, saved, default_weight=None):
+def restore_weights(entries, saved, default_weight):
     """The entries a restore puts back, each with its weight before the drain (or the default)."""
     return model.restore_weights(entries, saved, default_weight)
 

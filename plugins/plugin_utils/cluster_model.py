@@ -1139,14 +1139,12 @@ def real_server_entries(live: list, addresses: list) -> list:
     return result
 
 
-def restore_weights(entries: list, saved: list | None, default_weight: int | None = None) -> list:
+def restore_weights(entries: list, saved: list | None, default_weight: int) -> list:
     """The weights a restore puts back, as ``entries`` (``real_server_entries``) with their weight.
 
     An entry gets the weight ``saved`` (the entries as they were before the drain) holds for
-    the same service, address and port. Without one, ``default_weight`` decides: given (owner
-    none, whose weights only this collection sets), an entry keeps a weight above 0 and one at 0
-    gets ``default_weight``; not given (a checker owns the weights), the entry is left out, for
-    its owner to restore.
+    the same service, address and port; without one, it keeps a weight above 0, and one at 0
+    gets ``default_weight`` (the director's lb_weight).
     """
     def key(entry: Mapping) -> tuple:
         return (sorted(entry["service"].items()), entry["address"], entry["port"])
@@ -1155,10 +1153,9 @@ def restore_weights(entries: list, saved: list | None, default_weight: int | Non
     result: list = []
     for entry in entries:
         weight = kept.get(repr(key(entry)))
-        if weight is None and default_weight is not None:
+        if weight is None:
             weight = entry["weight"] if entry["weight"] > 0 else int(default_weight)
-        if weight is not None:
-            result.append(dict(entry, weight=weight))
+        result.append(dict(entry, weight=weight))
     return result
 
 

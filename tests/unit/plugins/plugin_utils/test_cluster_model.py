@@ -505,23 +505,21 @@ def test_a_restore_puts_back_the_weights_kept_before_the_drain():
     saved = [entry(WEB, 7), entry(MARK, 2, port=0)]
     live = [entry(WEB, 0), entry(MARK, 0, port=0)]
     assert model.restore_weights(live, saved, 5) == saved
-    assert model.restore_weights(live, saved) == saved
 
 
-def test_a_restore_without_a_kept_weight_uses_the_default_only_when_given():
-    # owner none: an entry at 0 with nothing kept gets the director's weight, one above 0 keeps its own
+def test_a_restore_without_a_kept_weight_gives_an_entry_at_0_the_default():
+    # a restore without a drain: an entry at 0 gets the director's weight, one above 0 keeps its own
     live = [entry(WEB, 0), entry(MARK, 3, port=0)]
     assert model.restore_weights(live, [], 5) == [entry(WEB, 5), entry(MARK, 3, port=0)]
     assert model.restore_weights(live, None, "5") == [entry(WEB, 5), entry(MARK, 3, port=0)]
-    # a checker owns the weights: what this collection did not set is left to it
-    assert model.restore_weights(live, []) == []
-    assert model.restore_weights(live, [entry(WEB, 7)]) == [entry(WEB, 7)]
+    assert model.restore_weights(live, [entry(WEB, 7)], 5) == [entry(WEB, 7), entry(MARK, 3, port=0)]
 
 
 def test_a_kept_weight_counts_for_its_own_service_and_port_only():
     saved = [entry(WEB, 7)]
     other = {"protocol": "tcp", "address": "192.0.2.14", "port": 80}
-    assert model.restore_weights([entry(other, 0), entry(WEB, 0, port=8080)], saved) == []
+    assert model.restore_weights([entry(other, 0), entry(WEB, 0, port=8080)], saved, 5) == [
+        entry(other, 5), entry(WEB, 5, port=8080)]
 
 
 # ------------------------------------------------------- the DR-path check
