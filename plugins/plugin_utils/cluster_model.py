@@ -1146,13 +1146,13 @@ def restore_weights(entries: list, saved: list | None, default_weight: int) -> l
     the same service, address and port; without one, it keeps a weight above 0, and one at 0
     gets ``default_weight`` (the director's lb_weight).
     """
-    def key(entry: Mapping) -> tuple:
-        return (sorted(entry["service"].items()), entry["address"], entry["port"])
+    def key(entry: dict) -> tuple:
+        return state.service_id(entry["service"]), state.real_server_id(entry)
 
-    kept = {repr(key(e)): e["weight"] for e in saved or []}
+    kept = {key(e): e["weight"] for e in saved or []}
     result: list = []
     for entry in entries:
-        weight = kept.get(repr(key(entry)))
+        weight = kept.get(key(entry))
         if weight is None:
             weight = entry["weight"] if entry["weight"] > 0 else int(default_weight)
         result.append(dict(entry, weight=weight))
