@@ -55,6 +55,22 @@ def real_server_entries(services, addresses):
         raise AnsibleFilterError(str(exc)) from None
 
 
+def drain_plan(services, configured, addresses):
+    """Which entries a drain quiesces itself first, and which services the checker takes the real servers out of.
+
+    ``configured`` may be the JSON text of the file the lb role writes (empty: no file).
+    """
+    if isinstance(configured, (str, bytes)):
+        try:
+            configured = json.loads(configured) if configured.strip() else None
+        except ValueError as exc:
+            raise AnsibleFilterError("lvs.cluster.drain_plan: the services file is not JSON: %s" % exc) from None
+    try:
+        return model.drain_plan(services, configured, addresses)
+    except model.IPVSValidationError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 def restore_weights(entries, saved, default_weight):
     """The entries a restore puts back, each with its weight before the drain (or the default)."""
     return model.restore_weights(entries, saved, default_weight)
@@ -106,6 +122,7 @@ class FilterModule:
             "director_status": director_status,
             "ipvs_foreign": ipvs_foreign,
             "real_server_entries": real_server_entries,
+            "drain_plan": drain_plan,
             "restore_weights": restore_weights,
             "endpoint": endpoint,
             "dr_findings": dr_findings,

@@ -17,8 +17,9 @@ description:
   - Every entry of the addresses counts, in every service and on any port. It never changes the
     table; use it after whatever owns the services (keepalived, ldirectord,
     M(lvs.cluster.ipvs_real_server)) was asked to drain or restore the real servers.
-  - The state is never reached while none of the addresses is in any service; at the timeout that
-    is a failure (C(is in no service of the IPVS table)), whatever O(fail_on_timeout) says.
+  - The state is never reached while none of the addresses is in any service (but
+    O(state=absent)); at the timeout that is a failure (C(is in no service of the IPVS table)),
+    whatever O(fail_on_timeout) says.
   - The kernel counts a connection as active while it is established.
 author:
   - lvs.cluster maintainers (@lvs-cluster)
@@ -42,9 +43,21 @@ options:
       - V(drained) every entry at weight 0 with no active connection.
       - V(weight_zero) every entry at weight 0 (the owner quiesced them; connections may be left).
       - V(active) every entry at a weight above 0 (the owner put them back).
+      - V(absent) no entry at all (an owner that removes a failed real server, such as
+        ldirectord with C(quiescent = no), took them out).
     type: str
     default: drained
-    choices: [drained, weight_zero, active]
+    choices: [drained, weight_zero, active, absent]
+  services:
+    description:
+      - Only the entries in these services count, and for O(state=drained), O(state=weight_zero)
+        and O(state=active) each of them must hold one (a service the owner has not put the real
+        server back in yet is not done).
+      - Each as RV(entries[].service) names one, C(PROTOCOL/ADDRESS:PORT) (the address in
+        brackets for IPv6) or C(fwmark/MARK/FAMILY).
+      - Without it, every service counts, and none has to hold an entry.
+    type: list
+    elements: str
   timeout:
     description:
       - Seconds to wait at most, counted from the module's start. V(0) reads the table once.
@@ -105,6 +118,13 @@ EXAMPLES = r"""
     state: active
     timeout: 60
     hint: its health checks fail
+
+- name: Wait until ldirectord (quiescent = no) took it out of one service
+  lvs.cluster.ipvs_wait:
+    real_servers: [192.0.2.4]
+    services: [tcp/192.0.2.14:80]
+    state: absent
+    timeout: 30
 """
 
 RETURN = r"""
@@ -174,6 +194,7 @@ def main():
         argument_spec={
             "real_servers": {"type": "list", "elements": "str", "required": True},
             "state": {"type": "str", "default": "drained", "choices": list(waiting.STATES)},
+            "services": {"type": "list", "elements": "str"},
             "timeout": {"type": "float", "default": 300},
             "interval": {"type": "float", "default": 0.5},
             "fail_on_timeout": {"type": "bool"},
@@ -186,8 +207,8 @@ def main():
     ipvs = common.open_ipvs(module)
     with ipvs:
         result = waiting.wait(
-            lambda: waiting.entries_of(common.dump(module, ipvs, stats=True), params["addresses"]),
-            params["state"], params["timeout"], params["interval"])
+            lambda: waiting.entries_of(common.dump(module, ipvs, stats=True), params["addresses"], params["services"]),
+            params["state"], params["timeout"], params["interval"], services=params["services"])
     failed, msg = waiting.outcome(params, result)
     entries = result["entries"]
     returned = {"changed": False, "reached": result["reached"], "waited": result["waited"], "entries": entries,

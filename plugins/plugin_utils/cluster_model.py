@@ -381,6 +381,11 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
         "vips": vips,
         "services": services,
         "table": [_table_entry(svc) for svc in services],
+        # Under none the drain sets weight 0 itself: a drained real server stays, as if quiescent.
+        "drain_services": [{"service": state.service_id(_table_entry(svc)),
+                            "quiescent": svc["quiescent"] or owner == "none",
+                            "real_servers": sorted({rs["address"] for rs in svc["real_servers"]})}
+                           for svc in services],
         "kernel_modules": ["ip_vs"] + sorted({"ip_vs_" + svc["scheduler"] for svc in services}),
         "drain_switches": {rs["address"]: "drain_" + re.sub("[^0-9A-Za-z]", "_", rs["address"])
                            for svc in services for rs in svc["real_servers"]},
@@ -1137,6 +1142,44 @@ def real_server_entries(live: list, addresses: list) -> list:
         result.extend({"service": key, "address": rs["address"], "port": rs["port"], "weight": rs["weight"]}
                       for rs in svc.get("real_servers") or [] if rs["address"] in wanted)
     return result
+
+
+def drain_plan(live: list, configured: Mapping | None, addresses: list) -> dict:
+    """How a drain through a health checker goes for the real servers at ``addresses``.
+
+    ``configured`` is what the lb role wrote on the director at apply (``{"services":
+    drain_services}``): each service as its checker runs it, quiescent or not, with its real
+    servers; None (no such file) counts every service as quiescent. A checker keeps a
+    failed real server at weight 0 in a quiescent service, and removes it from the others
+    (ldirectord quiescent = no, keepalived without inhibit_on_failure), which would cut
+    its connections: there the drain sets the weight to 0 itself first (``first``, the
+    live entries as ``real_server_entries``) and waits for the connections. Returns
+    ``first``, and the ids of the services the checker then takes the addresses out of
+    (``removed``), keeps at weight 0 (``kept``), and puts them back in on a restore
+    (``all``); and ``waits``, by drain state, what ``lvs.cluster.ipvs_wait`` waits for once
+    the checker was asked, in order (``state``, and ``services`` when not every one).
+    """
+    wanted = {address(a, "lb_drain_addresses[%d]" % i) for i, a in enumerate(addresses)}
+    services = [svc for svc in (configured or {}).get("services") or []
+                if wanted & set(svc.get("real_servers") or [])]
+    removed = [svc["service"] for svc in services if not svc.get("quiescent", True)]
+    kept = [svc["service"] for svc in services if svc["service"] not in removed]
+    first = [entry for entry in real_server_entries(live, sorted(wanted))
+             if state.service_id(entry["service"]) in removed]
+    if not removed:
+        waits = {"drained": [{"state": "drained"}], "active": [{"state": "active"}]}
+    else:
+        waits = {"drained": [{"state": "absent", "services": removed}] + (
+                     [{"state": "drained", "services": kept}] if kept else []),
+                 "active": [{"state": "active", "services": [svc["service"] for svc in services]}]}
+    return {
+        "first": first,
+        "first_services": list(dict.fromkeys(state.service_id(entry["service"]) for entry in first)),
+        "removed": removed,
+        "kept": kept,
+        "all": [svc["service"] for svc in services],
+        "waits": waits,
+    }
 
 
 def restore_weights(entries: list, saved: list | None, default_weight: int) -> list:

@@ -71,3 +71,17 @@ def test_a_frontend_without_a_web_server_of_the_roles_is_judged_by_the_listening
     assert findings(none, slurped(1), ADDRESSES, "")[0].startswith("nothing listens on 192.0.2.13:80")
     with pytest.raises(AnsibleFilterError, match="listeners must be the text of ss -ltnH"):
         findings(none, slurped(1), ADDRESSES, "", None, "web01", ["0.0.0.0:80"])
+
+
+def test_the_drain_plan_reads_the_services_file_as_the_role_slurps_it():
+    plan = FilterModule().filters()["drain_plan"]
+    live = [{"family": "ipv4", "protocol": "tcp", "address": "192.0.2.14", "port": 80,
+             "real_servers": [{"address": "192.0.2.4", "port": 80, "weight": 3}]}]
+    text = json.dumps({"services": [{"service": "tcp/192.0.2.14:80", "quiescent": False,
+                                     "real_servers": ["192.0.2.4"]}]})
+    assert plan(live, text, ["192.0.2.4"])["first_services"] == ["tcp/192.0.2.14:80"]
+    assert plan(live, "", ["192.0.2.4"])["first"] == []  # no file: every service quiescent
+    with pytest.raises(AnsibleFilterError, match="drain_plan: the services file is not JSON"):
+        plan(live, "{services", ["192.0.2.4"])
+    with pytest.raises(AnsibleFilterError, match=r"lb_drain_addresses\[0\]"):
+        plan(live, text, ["web01"])

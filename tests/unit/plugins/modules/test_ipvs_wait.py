@@ -250,7 +250,7 @@ def test_a_real_server_the_owner_adds_back_counts_when_it_appears(fake_kernel, c
 # ------------------------------------------------------------- not there
 
 
-@pytest.mark.parametrize("what", waiting.STATES)
+@pytest.mark.parametrize("what", ["drained", "weight_zero", "active"])
 def test_an_address_in_no_service_fails_at_the_timeout(fake_kernel, clock, what):
     fake_kernel(live_table(TABLE))
     result = fails(main, {"real_servers": ["192.0.2.99"], "state": what, "timeout": 2, "fail_on_timeout": False,
@@ -276,6 +276,93 @@ def test_check_mode_reads_and_waits_the_same(fake_kernel, clock):
     assert no_writes(kernel)
 
 
+# ------------------------------------------------- services, and absent
+
+
+def remove_from(kernel, address, port):
+    """What ldirectord does with quiescent = no: the real server leaves that service."""
+    def change():
+        for service in kernel.services.values():
+            if service["port"] == port:
+                service["real_servers"] = [rs for rs in service["real_servers"] if rs["address"] != address]
+    return change
+
+
+def add_to(kernel, address, port, weight):
+    def change():
+        for service in kernel.services.values():
+            if service["port"] == port and service["family"] == "ipv4":
+                service["real_servers"].append({"address": address, "port": port, "weight": weight,
+                                                "forwarding": "dr", "upper_threshold": 0, "lower_threshold": 0})
+    return change
+
+
+def test_absent_waits_until_the_owner_removed_the_entry_from_the_services(fake_kernel, clock):
+    kernel = fake_kernel(live_table(TABLE))
+    clock.at(3.0, remove_from(kernel, "192.0.2.6", 443))
+    result = exits(main, {"real_servers": ["192.0.2.6"], "state": "absent", "services": ["tcp/192.0.2.13:443"],
+                          "timeout": 10, "label": "lb01 (ldirectord)"})
+    assert result["reached"] is True and result["waited"] == pytest.approx(3.0)
+    assert result["msg"] == "lb01 (ldirectord): 192.0.2.6: out of 1 service after 3 s"
+    assert result["entries"] == [] and no_writes(kernel)
+
+
+def test_absent_fails_while_an_entry_stays(fake_kernel, clock):
+    fake_kernel(live_table(TABLE))
+    result = fails(main, {"real_servers": ["192.0.2.6"], "state": "absent", "timeout": 2,
+                          "hint": "is the service quiescent?"})
+    assert result["msg"] == ("192.0.2.6 is still in 2 services after 2 s (is the service quiescent?): "
+                             "192.0.2.6:80:5, 192.0.2.6:443:3")
+    assert result["reached"] is False
+
+
+def test_an_address_in_no_service_is_absent_at_once(fake_kernel, clock):
+    fake_kernel(live_table(TABLE))
+    result = exits(main, {"real_servers": ["192.0.2.99"], "state": "absent", "timeout": 5})
+    assert result["reached"] is True and clock.slept == []
+    assert result["msg"] == "192.0.2.99: out of every service after 0 s"
+
+
+def test_drained_in_some_services_leaves_the_others_alone(fake_kernel, clock):
+    """The drain quiesces the entries of the services that are not quiescent first."""
+    kernel = fake_kernel(live_table(TABLE))
+    kernel.connections["192.0.2.6:443"] = 2
+    clock.at(1.0, set_weight(kernel, "192.0.2.6", 0, port=443))
+    clock.at(4.0, set_active(kernel, "192.0.2.6:443", 0))
+    result = exits(main, {"real_servers": ["192.0.2.6"], "services": ["tcp/192.0.2.13:443"], "timeout": 10})
+    assert result["reached"] is True and result["waited"] == pytest.approx(4.0)
+    assert result["weights"] == ["192.0.2.6:443:0"]
+    assert result["msg"] == "192.0.2.6: weight 0 on 1 service after 1 s, no active connection after 4 s"
+
+
+def test_active_waits_until_every_service_holds_the_real_server_again(fake_kernel, clock):
+    kernel = fake_kernel(live_table(TABLE))
+    remove_from(kernel, "192.0.2.6", 443)()
+    clock.at(3.0, add_to(kernel, "192.0.2.6", 443, 3))
+    result = exits(main, {"real_servers": ["192.0.2.6"], "state": "active",
+                          "services": ["tcp/192.0.2.13:80", "tcp/192.0.2.13:443"], "timeout": 10})
+    assert result["reached"] is True and result["waited"] == pytest.approx(3.0)
+    assert result["steps"] == [{"t": 0.0, "weight0": "0/1", "active": 0}, {"t": 3.0, "weight0": "0/2", "active": 0}]
+
+
+def test_a_service_never_given_the_real_server_back_fails(fake_kernel, clock):
+    kernel = fake_kernel(live_table(TABLE))
+    remove_from(kernel, "192.0.2.6", 443)()
+    result = fails(main, {"real_servers": ["192.0.2.6"], "state": "active", "fail_on_timeout": False,
+                          "services": ["tcp/192.0.2.13:80", "tcp/192.0.2.13:443"], "timeout": 2,
+                          "hint": "its checks fail"})
+    assert result["msg"] == ("192.0.2.6 is not in tcp/192.0.2.13:443 after 2 s (its checks fail): "
+                             "192.0.2.6:80:5")
+
+
+def test_services_are_named_as_the_entries_name_them(fake_kernel, clock):
+    kernel = fake_kernel(live_table(TABLE))
+    clock.at(1.0, set_weight(kernel, "2001:db8::6", 0))
+    result = exits(main, {"real_servers": ["2001:DB8::6"], "services": ["tcp/[2001:DB8:0::13]:80"], "timeout": 5})
+    assert result["reached"] is True and result["weights"] == ["2001:db8::6:80:0"]
+    assert waiting.service_ref("fwmark/21/ipv6", "s") == "fwmark/21/ipv6"
+
+
 # -------------------------------------------------------------- bad input
 
 BAD = [
@@ -289,6 +376,16 @@ BAD = [
     ("text interval", {"real_servers": ["192.0.2.6"], "interval": "soon"}, "interval"),
     ("unknown state", {"real_servers": ["192.0.2.6"], "state": "gone"}, "state"),
     ("no real_servers", {}, "real_servers"),
+    ("a host name for a service", {"real_servers": ["192.0.2.6"], "services": ["www:80"]}, "services[0]"),
+    ("a service port out of range", {"real_servers": ["192.0.2.6"], "services": ["tcp/192.0.2.13:70000"]},
+     "services[0]"),
+    ("an unknown protocol", {"real_servers": ["192.0.2.6"], "services": ["tcp/192.0.2.13:80", "icmp/192.0.2.13:80"]},
+     "services[1]"),
+    ("an IPv6 service unbracketed", {"real_servers": ["192.0.2.6"], "services": ["tcp/2001:db8::13:80"]},
+     "services[0]"),
+    ("an IPv4 service bracketed", {"real_servers": ["192.0.2.6"], "services": ["tcp/[192.0.2.13]:80"]},
+     "services[0]"),
+    ("firewall mark 0", {"real_servers": ["192.0.2.6"], "services": ["fwmark/0/ipv4"]}, "services[0]"),
 ]
 
 

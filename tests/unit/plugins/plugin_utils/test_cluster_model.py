@@ -522,6 +522,74 @@ def test_a_kept_weight_counts_for_its_own_service_and_port_only():
         entry(other, 5), entry(WEB, 5, port=8080)]
 
 
+def test_drain_services_say_which_services_are_quiescent():
+    m = lb(lb_services=[{"port": 80}, {"port": 443, "quiescent": False}, {"fwmark": 7, "port": 80, "quiescent": "no"}])
+    assert m["errors"] == []
+    hosts = ["192.0.2.%d" % n for n in range(4, 8)]
+    assert m["drain_services"] == [{"service": "tcp/192.0.2.13:80", "quiescent": True, "real_servers": hosts},
+                                   {"service": "tcp/192.0.2.13:443", "quiescent": False, "real_servers": hosts},
+                                   {"service": "fwmark/7/ipv4", "quiescent": False, "real_servers": hosts}]
+
+
+CONFIGURED = {"services": [
+    {"service": "tcp/192.0.2.13:80", "quiescent": True, "real_servers": ["192.0.2.4", "192.0.2.5"]},
+    {"service": "fwmark/9/ipv6", "quiescent": False, "real_servers": ["192.0.2.4"]},
+    {"service": "tcp/192.0.2.14:80", "quiescent": False, "real_servers": ["192.0.2.5"]},
+]}
+
+
+def drained_table():
+    return live() + [{"family": "ipv6", "fwmark": 9, "scheduler": "wlc",
+                      "real_servers": [{"address": "192.0.2.4", "port": 0, "weight": 2, "forwarding": "dr"}]}]
+
+
+QUIESCENT_ONLY = {"drained": [{"state": "drained"}], "active": [{"state": "active"}]}
+
+
+def test_a_drain_quiesces_itself_first_where_the_checker_would_remove_the_real_server():
+    plan = model.drain_plan(drained_table(), CONFIGURED, ["192.0.2.4"])
+    assert plan == {
+        "first": [entry(MARK, 2, port=0)], "first_services": ["fwmark/9/ipv6"],
+        "removed": ["fwmark/9/ipv6"], "kept": ["tcp/192.0.2.13:80"], "all": ["tcp/192.0.2.13:80", "fwmark/9/ipv6"],
+        # the checker's act first (out of that service), then the drain of the quiescent one
+        "waits": {"drained": [{"state": "absent", "services": ["fwmark/9/ipv6"]},
+                              {"state": "drained", "services": ["tcp/192.0.2.13:80"]}],
+                  "active": [{"state": "active", "services": ["tcp/192.0.2.13:80", "fwmark/9/ipv6"]}]}}
+
+
+def test_a_drain_in_services_that_are_not_quiescent_only_waits_for_it_to_leave_them():
+    configured = {"services": [dict(svc, quiescent=False) for svc in CONFIGURED["services"]]}
+    plan = model.drain_plan(drained_table(), configured, ["192.0.2.4"])
+    assert [(e["service"], e["weight"]) for e in plan["first"]] == [(WEB, 5), (MARK, 2)]
+    assert plan["first_services"] == ["tcp/192.0.2.13:80", "fwmark/9/ipv6"] and plan["kept"] == []
+    assert plan["waits"]["drained"] == [{"state": "absent", "services": ["tcp/192.0.2.13:80", "fwmark/9/ipv6"]}]
+
+
+def test_a_drain_in_quiescent_services_only_leaves_it_all_to_the_checker():
+    plan = model.drain_plan(drained_table(), CONFIGURED, ["192.0.2.6"])
+    assert plan == {"first": [], "first_services": [], "removed": [], "kept": [], "all": [], "waits": QUIESCENT_ONLY}
+    plan = model.drain_plan(live(), {"services": CONFIGURED["services"][:1]}, ["192.0.2.5"])
+    assert plan["first"] == [] and plan["kept"] == ["tcp/192.0.2.13:80"] and plan["waits"] == QUIESCENT_ONLY
+
+
+def test_a_drain_plan_without_the_file_counts_every_service_quiescent():
+    plan = model.drain_plan(drained_table(), None, ["192.0.2.4"])
+    assert plan["first"] == [] and plan["removed"] == [] and plan["waits"] == QUIESCENT_ONLY
+
+
+def test_a_service_already_without_the_real_server_has_nothing_to_quiesce_first():
+    # the checker removed it already (its checks failed): nothing live to set, the service still listed
+    plan = model.drain_plan(live(), CONFIGURED, ["192.0.2.5"])
+    assert plan["first"] == [] and plan["removed"] == ["tcp/192.0.2.14:80"]
+    with pytest.raises(model.IPVSValidationError, match=r"lb_drain_addresses\[0\]"):
+        model.drain_plan(live(), CONFIGURED, ["web02"])
+
+
+def test_under_none_every_service_counts_as_quiescent():
+    m = lb(lb_healthcheck="none", lb_services=[{"port": 80, "quiescent": False}])
+    assert [svc["quiescent"] for svc in m["drain_services"]] == [True]
+
+
 # ------------------------------------------------------- the DR-path check
 
 
