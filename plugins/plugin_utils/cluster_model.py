@@ -1166,12 +1166,15 @@ def drain_plan(live: list, configured: Mapping | None, addresses: list) -> dict:
     kept = [svc["service"] for svc in services if svc["service"] not in removed]
     first = [entry for entry in real_server_entries(live, sorted(wanted))
              if state.service_id(entry["service"]) in removed]
+    waits: dict
     if not removed:
         waits = {"drained": [{"state": "drained"}], "active": [{"state": "active"}]}
     else:
-        waits = {"drained": [{"state": "absent", "services": removed}] + (
-                     [{"state": "drained", "services": kept}] if kept else []),
-                 "active": [{"state": "active", "services": [svc["service"] for svc in services]}]}
+        # the checker's act first (out of those services), then the drain of the quiescent ones
+        drained = [{"state": "absent", "services": removed}]
+        if kept:
+            drained.append({"state": "drained", "services": kept})
+        waits = {"drained": drained, "active": [{"state": "active", "services": [svc["service"] for svc in services]}]}
     return {
         "first": first,
         "first_services": list(dict.fromkeys(state.service_id(entry["service"]) for entry in first)),
