@@ -1162,8 +1162,9 @@ def drain_plan(live: list, configured: Mapping | None, addresses: list) -> dict:
     wanted = {address(a, "lb_drain_addresses[%d]" % i) for i, a in enumerate(addresses)}
     services = [svc for svc in (configured or {}).get("services") or []
                 if wanted & set(svc.get("real_servers") or [])]
+    every = [svc["service"] for svc in services]
     removed = [svc["service"] for svc in services if not svc.get("quiescent", True)]
-    kept = [svc["service"] for svc in services if svc["service"] not in removed]
+    kept = [ref for ref in every if ref not in removed]
     first = [entry for entry in real_server_entries(live, sorted(wanted))
              if state.service_id(entry["service"]) in removed]
     waits: dict
@@ -1174,13 +1175,13 @@ def drain_plan(live: list, configured: Mapping | None, addresses: list) -> dict:
         drained = [{"state": "absent", "services": removed}]
         if kept:
             drained.append({"state": "drained", "services": kept})
-        waits = {"drained": drained, "active": [{"state": "active", "services": [svc["service"] for svc in services]}]}
+        waits = {"drained": drained, "active": [{"state": "active", "services": every}]}
     return {
         "first": first,
         "first_services": list(dict.fromkeys(state.service_id(entry["service"]) for entry in first)),
         "removed": removed,
         "kept": kept,
-        "all": [svc["service"] for svc in services],
+        "all": every,
         "waits": waits,
     }
 
