@@ -47,6 +47,11 @@ def ipvs_foreign(services, director):
     return model.ipvs_foreign(services, director)
 
 
+def handover_table(services, director, drained=None):
+    """The table a new checker adopts as it starts: the live one (ipvs_info's services) set to where it would have it."""
+    return model.handover_table(services, director, list(drained or []))
+
+
 def real_server_entries(services, addresses):
     """The live entries (service, address, port, weight) of the real servers at these addresses."""
     try:
@@ -121,6 +126,7 @@ class FilterModule:
             "ipvs_drift": ipvs_drift,
             "director_status": director_status,
             "ipvs_foreign": ipvs_foreign,
+            "handover_table": handover_table,
             "real_server_entries": real_server_entries,
             "drain_plan": drain_plan,
             "restore_weights": restore_weights,

@@ -1131,6 +1131,41 @@ def ipvs_drift(live: list, model: Mapping) -> dict:
     return {"problems": problems, "quiesced": quiesced, "dead": dead, "settled": not problems and not quiesced}
 
 
+def handover_table(live: list, model: Mapping, drained: list) -> list:
+    """The table, as ``lvs.cluster.ipvs_table`` takes it, that a new checker adopts as it starts.
+
+    A change of owner kills the old checker so that it leaves the table as it is (a stop
+    empties it: ldirectord's cleanstop, keepalived's release of its services). The new one
+    adds what is missing and keeps what it finds: keepalived neither edits a service it
+    finds nor corrects the weight of a real server it holds up; ldirectord takes a real
+    server at weight 0 as down until its first check. So, before it starts, the table is
+    set to where the new owner would have it: every service as configured, each real
+    server up (at its weight) or down (weight 0 where the service is quiescent, absent
+    where not). Down are the real servers drained by the new owner's record (``drained``,
+    names as ``director_status`` takes them); under keepalived, those of a service with
+    ``alpha`` (checked before trusted); under ldirectord, those the live table does not
+    serve (missing or at weight 0).
+    """
+    owner = model["owner"]
+    index = _live_index(live)
+    result: list = []
+    for svc, entry in zip(model["services"], model["table"]):
+        have = {state.real_server_id(rs): rs for rs in (index.get(svc["key"]) or {}).get("real_servers") or []}
+        servers: list = []
+        for rs, wanted in zip(svc["real_servers"], entry["real_servers"]):
+            rid = state.real_server_id(rs)
+            if {rs["address"], "%s:%s" % (rs["address"], rs["port"])} & set(drained):
+                up = False
+            elif owner == "ldirectord":
+                up = have.get(rid, {}).get("weight", 0) > 0
+            else:
+                up = not svc.get("alpha", False)
+            if up or svc["quiescent"]:
+                servers.append(dict(wanted, weight=wanted["weight"] if up else 0))
+        result.append(dict(entry, real_servers=servers))
+    return result
+
+
 def real_server_entries(live: list, addresses: list) -> list:
     """Every live entry of the real servers at ``addresses``: its service (as the modules
     name one), address, port and weight; what a drain under owner none works on."""

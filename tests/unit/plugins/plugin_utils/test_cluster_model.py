@@ -394,6 +394,44 @@ def test_foreign_services_are_protected():
                                                {"fwmark": 9, "family": "ipv6"}]
 
 
+ADDRESSES = ["192.0.2.%d" % n for n in range(4, 8)]
+
+
+def weights_of(table: list) -> list:
+    return [{rs["address"]: rs["weight"] for rs in svc["real_servers"]} for svc in table]
+
+
+def test_keepalived_takes_over_at_its_weights_with_its_drains_down():
+    # ldirectord left web01 down (weight 0), web02 missing, a scheduler keepalived would not edit
+    table = model.handover_table(live(weights=(0, 5, 5), scheduler="rr"), lb(lb_healthcheck="keepalived"),
+                                 ["192.0.2.6"])
+    assert weights_of(table) == [{"192.0.2.4": 5, "192.0.2.5": 5, "192.0.2.6": 0, "192.0.2.7": 5}]
+    assert table[0]["scheduler"] == "wlc"
+    assert {k: v for k, v in table[0].items() if k != "real_servers"} == {
+        k: v for k, v in lb()["table"][0].items() if k != "real_servers"}
+
+
+def test_ldirectord_takes_over_what_the_live_table_serves():
+    table = model.handover_table(live(weights=(0, 3, 5)), lb(), ["192.0.2.6:80"])
+    assert weights_of(table) == [{"192.0.2.4": 0, "192.0.2.5": 5, "192.0.2.6": 0, "192.0.2.7": 0}]
+
+
+def test_down_is_absent_from_a_service_that_is_not_quiescent():
+    settings = {"lb_services": [{"port": 80, "quiescent": False, "alpha": True}, {"port": 443}]}
+    keepalived = model.handover_table(live(), lb(settings, lb_healthcheck="keepalived"), ["192.0.2.5"])
+    assert weights_of(keepalived) == [{}, {"192.0.2.4": 5, "192.0.2.5": 0, "192.0.2.6": 5, "192.0.2.7": 5}]
+    # under ldirectord the service on 443, not live yet, starts with every real server down
+    ldirectord = model.handover_table(live(weights=(5, 5, 0)), lb(settings), ["192.0.2.7"])
+    assert weights_of(ldirectord) == [{"192.0.2.4": 5, "192.0.2.5": 5}, dict.fromkeys(ADDRESSES, 0)]
+
+
+def test_the_handover_table_is_what_ipvs_state_accepts():
+    from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
+    director = lb(lb_services=[{"port": 80}, {"fwmark": 7, "port": 443}], lb_healthcheck="keepalived")
+    services = state.services_from_params(model.handover_table([], director, []))
+    assert [state.service_id(s) for s in services] == ["tcp/192.0.2.13:80", "fwmark/7/ipv4"]
+
+
 def test_status_lines_carry_health():
     info = {"services": live(weights=(5, 0, 0, 5)),
             "summary": ["TCP  192.0.2.13:80 wlc"] + ["  -> 192.0.2.%d:80" % n for n in range(4, 8)]}
