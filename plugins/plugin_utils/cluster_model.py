@@ -1131,6 +1131,12 @@ def ipvs_drift(live: list, model: Mapping) -> dict:
     return {"problems": problems, "quiesced": quiesced, "dead": dead, "settled": not problems and not quiesced}
 
 
+def _is_drained(rs: Mapping, drained: set) -> bool:
+    """Whether a drain record (``ADDRESS`` or ``ADDRESS:PORT``: ldirectord's maintenance files,
+    keepalived's drain switches) names this real server."""
+    return rs["address"] in drained or "%s:%s" % (rs["address"], rs["port"]) in drained
+
+
 def handover_table(live: list, model: Mapping, drained: list) -> list:
     """The table, as ``lvs.cluster.ipvs_table`` takes it, that a new checker adopts as it starts.
 
@@ -1148,13 +1154,14 @@ def handover_table(live: list, model: Mapping, drained: list) -> list:
     """
     owner = model["owner"]
     index = _live_index(live)
+    names = set(drained)
     result: list = []
     for svc, entry in zip(model["services"], model["table"]):
         have = {state.real_server_id(rs): rs for rs in (index.get(svc["key"]) or {}).get("real_servers") or []}
         servers: list = []
         for rs, wanted in zip(svc["real_servers"], entry["real_servers"]):
             rid = state.real_server_id(rs)
-            if {rs["address"], "%s:%s" % (rs["address"], rs["port"])} & set(drained):
+            if _is_drained(rs, names):
                 up = False
             elif owner == "ldirectord":
                 up = have.get(rid, {}).get("weight", 0) > 0
@@ -1251,6 +1258,7 @@ def director_status(info: Mapping, model: Mapping, drained: list, probe: Mapping
     ``lvs.cluster.dr_probe``'s result, whose ``dr_findings`` become ``findings``.
     """
     owner = model["owner"]
+    names = set(drained)
     lines, health = [], {}
     summary = list(info.get("summary") or [])
     position = 0
@@ -1259,10 +1267,9 @@ def director_status(info: Mapping, model: Mapping, drained: list, probe: Mapping
         position += 1
         for rs in svc.get("real_servers") or []:
             rid = state.real_server_id(rs)
-            names = {rs["address"], "%s:%s" % (rs["address"], rs["port"])}
             if rs["weight"] > 0:
                 verdict = "up"
-            elif owner == "none" or names & set(drained):
+            elif owner == "none" or _is_drained(rs, names):
                 verdict = "drained"
             else:
                 verdict = "down"
