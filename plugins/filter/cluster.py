@@ -52,6 +52,14 @@ def handover_table(services, director, drained=None):
     return model.handover_table(services, director, list(drained or []))
 
 
+def real_server_addresses(hostvars, host):
+    """The addresses directors have a host of lb_frontend_group at as a real server (IPv4, then IPv6)."""
+    try:
+        return model.real_server_addresses(hostvars, _host(hostvars, host))
+    except model.IPVSValidationError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 def real_server_entries(services, addresses):
     """The live entries (service, address, port, weight) of the real servers at these addresses."""
     try:
@@ -128,6 +136,7 @@ class FilterModule:
             "ipvs_foreign": ipvs_foreign,
             "handover_table": handover_table,
             "real_server_entries": real_server_entries,
+            "real_server_addresses": real_server_addresses,
             "drain_plan": drain_plan,
             "restore_weights": restore_weights,
             "endpoint": endpoint,

@@ -774,6 +774,32 @@ def _dr_prober(s: Mapping, services: list) -> dict:
     return {"interval": interval, "fresh": math.ceil(slowest) + 2}
 
 
+def real_server_addresses(hostvars: Mapping, host: str) -> list:
+    """The addresses directors have ``host`` at as a real server of lb_frontend_group: what a
+    drain of that host names (playbooks/rolling_update.yml).
+
+    Its IPv4 address by the director model's rule (``lvs_address``; its ``ansible_host`` when an
+    address; else from its facts), then its IPv6 address on the segment of the interface
+    carrying the IPv4 one (``lvs_address6``; else from its facts), when it has one. A host named
+    by a DNS name needs its network facts.
+    """
+    hv = hostvars[host]
+    facts = hv.get("ansible_facts") or {}
+    own4 = segment_address(host, hv, "ipv4", [], set())
+    if own4 is None:
+        fail("host %s: no IPv4 address tells where directors have it as a real server: set its lvs_address "
+             "host variable, or gather its facts" % host)
+    segment6: list = []
+    for name in facts.get("interfaces") or []:
+        ifacts = interface_facts(facts, name)
+        if name != "lo" and own4 in interface_addresses(ifacts, "ipv4"):
+            segment6 = segment_of(interface_networks(ifacts, set()), "ipv6")
+            break
+    given6 = hv.get("lvs_address6") not in (None, "")
+    own6 = segment_address(host, hv, "ipv6", segment6, set()) if segment6 or given6 else None
+    return [own4] + ([own6] if own6 else [])
+
+
 def _dr_probes(services: list) -> list:
     """What ``lvs.cluster.dr_probe`` sends: each DR-checked service to each of its real servers."""
     probes: list = []

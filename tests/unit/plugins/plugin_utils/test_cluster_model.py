@@ -1003,3 +1003,35 @@ def test_each_web_server_is_judged_by_its_own_evidence():
     # The ARP and VIP checks stay.
     assert model.frontend_findings(none, sysctls, [], "", None, "web01", model.tcp_listeners(SS))[0].startswith(
         "VIPs not on lo")
+
+
+# ------------------------------------------------------- real_server_addresses
+
+
+def test_real_server_addresses_are_where_the_director_model_puts_each_frontend():
+    hostvars, groups = inventory(names=True)
+    for host in groups["frontends"]:
+        hostvars[host]["ansible_facts"]["lo"]["ipv4_secondaries"] = [{"address": "192.0.2.13",
+                                                                     "netmask": "255.255.255.255"}]
+    m = lb(hostvars=hostvars, groups=groups, lb_vips=["192.0.2.13", "2001:db8::13"],
+           lb_services=[{"address": "192.0.2.13"}, {"address": "2001:db8::13"}])
+    assert not m["errors"], m["errors"]
+    for host in groups["frontends"]:
+        in_table = sorted({rs["address"] for svc in m["services"] for rs in svc["real_servers"] if rs["host"] == host},
+                          key=len)
+        assert model.real_server_addresses(hostvars, host) == in_table
+    assert model.real_server_addresses(hostvars, "web02") == ["192.0.2.5", "2001:db8::5"]
+
+
+def test_real_server_addresses_from_the_inventory_alone():
+    hostvars = {"web01": {"ansible_host": "192.0.2.4"},
+                "web02": {"ansible_host": "web02.lab.example", "lvs_address": "192.0.2.5", "lvs_address6": "2001:DB8::5"},
+                "web03": {"ansible_host": "192.0.2.6", "ansible_facts": facts("192.0.2.6")}}
+    assert model.real_server_addresses(hostvars, "web01") == ["192.0.2.4"]
+    assert model.real_server_addresses(hostvars, "web02") == ["192.0.2.5", "2001:db8::5"]
+    assert model.real_server_addresses(hostvars, "web03") == ["192.0.2.6"]
+
+
+def test_real_server_addresses_of_a_name_without_facts_names_the_host_and_variable():
+    with pytest.raises(model.IPVSValidationError, match="host web01: .* set its lvs_address host variable, or gather"):
+        model.real_server_addresses({"web01": {"ansible_host": "web01.invalid"}}, "web01")
