@@ -170,25 +170,39 @@ def checker_of(main: int, checker: int | None) -> int | None:
     return checker if alive and status.get("PPid") == str(main) else None
 
 
+def send(pid: int, signum: int) -> bool:
+    """Send SIGNUM to PID; False when the process is gone."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def release(module: AnsibleModule, main: int, checker: int) -> dict:
     """Stop CHECKER, reload MAIN, kill CHECKER once the reload waits for it; the result."""
     timeout = module.params["timeout"]
     label = f"keepalived (pid {main})"
     started = time.monotonic()
-    os.kill(checker, signal.SIGSTOP)
+    if not send(checker, signal.SIGSTOP):
+        module.fail_json(msg=f"{label}: its health-check process {checker} ended before it could be stopped; "
+                             "nothing was changed", checker_pid=checker)
     if not wait_for(lambda: state(proc_status(checker)) in ("T", ""), timeout):
-        os.kill(checker, signal.SIGCONT)
+        send(checker, signal.SIGCONT)
         module.fail_json(msg=f"{label}: its health-check process {checker} did not stop within {timeout:g} s; "
                              "nothing was changed", checker_pid=checker)
-    os.kill(main, signal.SIGHUP)
+    if not send(main, signal.SIGHUP):
+        send(checker, signal.SIGCONT)
+        module.fail_json(msg=f"{label} ended before it could be reloaded; its health-check process {checker} was "
+                             "let go on", checker_pid=checker)
     if not wait_for(lambda: signal_pending(proc_status(checker), signal.SIGHUP) or not proc_status(checker),
                     timeout):
-        os.kill(checker, signal.SIGCONT)
+        send(checker, signal.SIGCONT)
         module.fail_json(msg=f"{label} did not pass its reload on to its health-check process {checker} within "
                              f"{timeout:g} s (its new configuration failed, or a reload was still under way: see "
                              "its journal); the process was let go on with the configuration it had",
                          checker_pid=checker)
-    os.kill(checker, signal.SIGKILL)
+    send(checker, signal.SIGKILL)
     wait_for(lambda: state(proc_status(checker)) in ("", "Z", "X"), timeout)
     waited = round(time.monotonic() - started, 3)
     respawned = wait_for(lambda: checker_of(main, read_pid(module.params["checker_pid_file"])) not in (None, checker),

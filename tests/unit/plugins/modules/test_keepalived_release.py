@@ -97,6 +97,19 @@ def test_a_reload_not_passed_on_lets_the_checker_go_on(keepalived):
     assert fake.lines() == [f"child {old} started with generation 1", "main read generation 2"]
 
 
+def test_keepalived_gone_before_the_reload_lets_the_checker_go_on(keepalived, monkeypatch):
+    fake = keepalived()
+    old = fake.checker()
+    main_pid = int(fake.pid_file.read_text(encoding="ascii"))
+    real_send = keepalived_release.send
+    monkeypatch.setattr(keepalived_release, "send",
+                        lambda pid, signum: False if pid == main_pid else real_send(pid, signum))
+    result = fails(main, fake.args(timeout=2))
+    assert "ended before it could be reloaded" in result["msg"]
+    assert fake.checker() == old and eventually(lambda: fake.checker_state() in ("S", "R"))
+    assert fake.lines() == [f"child {old} started with generation 1"]
+
+
 def test_check_mode_sends_nothing(keepalived):
     fake = keepalived()
     old = fake.checker()
