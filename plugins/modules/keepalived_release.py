@@ -145,6 +145,11 @@ def state(status: dict[str, str]) -> str:
     return status.get("State", " ")[0].strip()
 
 
+def alive(status: dict[str, str]) -> bool:
+    """Whether a process (its /proc status) runs or is stopped: not gone, not a zombie."""
+    return state(status) not in ("", "Z", "X")
+
+
 def signal_pending(status: dict[str, str], signum: int) -> bool:
     """Whether SIGNUM waits, undelivered, for the process (to it or to one of its threads)."""
     mask = int(status.get("ShdPnd", "0"), 16) | int(status.get("SigPnd", "0"), 16)
@@ -166,8 +171,7 @@ def checker_of(main: int, checker: int | None) -> int | None:
     if checker is None:
         return None
     status = proc_status(checker)
-    alive = state(status) not in ("", "Z", "X")
-    return checker if alive and status.get("PPid") == str(main) else None
+    return checker if alive(status) and status.get("PPid") == str(main) else None
 
 
 def send(pid: int, signum: int) -> bool:
@@ -203,7 +207,7 @@ def release(module: AnsibleModule, main: int, checker: int) -> dict:
                              "its journal); the process was let go on with the configuration it had",
                          checker_pid=checker)
     send(checker, signal.SIGKILL)
-    wait_for(lambda: state(proc_status(checker)) in ("", "Z", "X"), timeout)
+    wait_for(lambda: not alive(proc_status(checker)), timeout)
     waited = round(time.monotonic() - started, 3)
     respawned = wait_for(lambda: checker_of(main, read_pid(module.params["checker_pid_file"])) not in (None, checker),
                          timeout)
@@ -221,7 +225,7 @@ def release(module: AnsibleModule, main: int, checker: int) -> dict:
 def find(pid_file: str, checker_pid_file: str) -> tuple[int, int] | str:
     """keepalived's main process and its health-check process, or why there is nothing to release."""
     main = read_pid(pid_file)
-    if main is None or state(proc_status(main)) in ("", "Z", "X"):
+    if main is None or not alive(proc_status(main)):
         return f"keepalived does not run (no live process in {pid_file}): it keeps no IPVS service"
     checker = checker_of(main, read_pid(checker_pid_file))
     if checker is None:

@@ -402,6 +402,14 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     return model
 
 
+def _interface_carrying(facts: Mapping, own4: str | None) -> str | None:
+    """The interface of the facts that carries the IPv4 address ``own4``, or None."""
+    for name in facts.get("interfaces") or []:
+        if own4 and own4 in interface_addresses(interface_facts(facts, name), "ipv4"):
+            return name
+    return None
+
+
 def _interface(var: str, wanted: str, facts: Mapping, own4: str | None, ansible_host) -> str:
     """The interface ``var`` names, else the one carrying the host's own IPv4 address."""
     interfaces = list(facts.get("interfaces") or [])
@@ -410,9 +418,9 @@ def _interface(var: str, wanted: str, facts: Mapping, own4: str | None, ansible_
         if wanted not in interfaces:
             fail("%s: interface %s does not exist on this host (it has %s)" % (var, wanted, ", ".join(interfaces)))
         return wanted
-    for name in interfaces:
-        if own4 and own4 in interface_addresses(interface_facts(facts, name), "ipv4"):
-            return name
+    carrying = _interface_carrying(facts, own4)
+    if carrying:
+        return carrying
     fail("%s: no interface carries this host's address %s (ansible_host %s); set %s, or lvs_address for the host"
          % (var, own4 or "(unknown)", ansible_host if ansible_host is not None else "(unset)", var))
 
@@ -789,12 +797,8 @@ def real_server_addresses(hostvars: Mapping, host: str) -> list:
     if own4 is None:
         fail("host %s: no IPv4 address tells where directors have it as a real server: set its lvs_address "
              "host variable, or gather its facts" % host)
-    segment6: list = []
-    for name in facts.get("interfaces") or []:
-        ifacts = interface_facts(facts, name)
-        if name != "lo" and own4 in interface_addresses(ifacts, "ipv4"):
-            segment6 = segment_of(interface_networks(ifacts, set()), "ipv6")
-            break
+    iface = _interface_carrying(facts, own4)
+    segment6 = segment_of(interface_networks(interface_facts(facts, iface), set()), "ipv6") if iface else []
     given6 = hv.get("lvs_address6") not in (None, "")
     own6 = segment_address(host, hv, "ipv6", segment6, set()) if segment6 or given6 else None
     return [own4] + ([own6] if own6 else [])
