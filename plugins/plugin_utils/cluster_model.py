@@ -368,6 +368,7 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     services = errors.check(_services, s, owner, vips, networks, hostvars, groups, vip_set)
     ha = errors.check(_ha, s, hostvars, groups, host, own4) if errors.check(flag, s.get("lb_ha"), "lb_ha") else None
     prober = errors.check(_dr_prober, s, services or [])
+    sysctls = errors.check(_sysctls, s, ha)
     if errors or general is None or services is None:
         return {"errors": errors}
 
@@ -387,6 +388,7 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
                             "real_servers": sorted({rs["address"] for rs in svc["real_servers"]})}
                            for svc in services],
         "kernel_modules": ["ip_vs"] + sorted({"ip_vs_" + svc["scheduler"] for svc in services}),
+        "sysctls": sysctls,
         "drain_switches": {rs["address"]: "drain_" + re.sub("[^0-9A-Za-z]", "_", rs["address"])
                            for svc in services for rs in svc["real_servers"]},
         "ha": ha,
@@ -1074,8 +1076,32 @@ def _ha(s: Mapping, hostvars: Mapping, groups: Mapping, host: str, own4: str | N
             "mcast_group": state.multicast_group(group_address, "lb_sync_mcast_group") if group_address else "",
             "mcast_port": port(s.get("lb_sync_mcast_port"), "lb_sync_mcast_port"),
             "mcast_ttl": whole(s.get("lb_sync_mcast_ttl"), 1, 255, "lb_sync_mcast_ttl"),
+            "refresh_period": whole(s.get("lb_sync_refresh_period"), 0, 3600, "lb_sync_refresh_period"),
+            "retries": whole(s.get("lb_sync_retries"), 0, 3, "lb_sync_retries"),
         }
     return result
+
+
+def _sysctls(s: Mapping, ha: Mapping | None) -> dict:
+    """The director's net.ipv4.vs sysctls."""
+    sysctls: dict[str, int | str] = {
+        # Drop connections to removed real servers, and persistence templates
+        # of quiesced ones, so clients move on.
+        "expire_nodest_conn": 1,
+        "expire_quiescent_template": 1,
+        "conntrack": int(flag(s.get("lb_conntrack"), "lb_conntrack")),
+    }
+    sync = (ha or {}).get("sync")
+    if sync:
+        # The master sends a connection at each state change and, while it
+        # carries packets, again once sync_refresh_period seconds have passed
+        # (sync_threshold's period 0: not every 50th packet), so a backup that
+        # returns with an empty table learns the established connections within
+        # that time. Period 0 restores the kernel's default, every 50 packets.
+        refresh = sync["refresh_period"]
+        sysctls.update(sync_threshold="3 0" if refresh else "3 50", sync_refresh_period=refresh,
+                       sync_retries=sync["retries"])
+    return sysctls
 
 
 # ---------------------------------------------------------------- live table

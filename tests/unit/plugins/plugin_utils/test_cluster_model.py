@@ -289,8 +289,19 @@ def test_ha_priorities_peers_and_sync():
     assert m["ha"]["priority"] == 150
     assert m["ha"]["peers"] == ["192.0.2.8", "192.0.2.9"]
     assert m["ha"]["unicast_src"] == "192.0.2.3"
-    assert m["ha"]["sync"] == {"syncid": 51, "mcast_group": "233.252.0.81", "mcast_port": 8848, "mcast_ttl": 1}
+    assert m["ha"]["sync"] == {"syncid": 51, "mcast_group": "233.252.0.81", "mcast_port": 8848, "mcast_ttl": 1,
+                               "refresh_period": 10, "retries": 0}
     assert m["ha"]["instance"] == "LVS_51"
+
+
+def test_sysctls_refresh_synced_connections_only_with_sync_daemons():
+    base = {"expire_nodest_conn": 1, "expire_quiescent_template": 1, "conntrack": 0}
+    assert lb()["sysctls"] == base
+    assert lb(lb_conntrack="yes")["sysctls"] == dict(base, conntrack=1)
+    assert ha(lb_sync_daemon=False)["sysctls"] == base
+    assert ha()["sysctls"] == dict(base, sync_threshold="3 0", sync_refresh_period=10, sync_retries=0)
+    assert ha(lb_sync_refresh_period=0, lb_sync_retries=3)["sysctls"] == dict(
+        base, sync_threshold="3 50", sync_refresh_period=0, sync_retries=3)
 
 
 @pytest.mark.parametrize("overrides, version, advert", [
@@ -321,6 +332,10 @@ def test_vrrp_version_and_advert_interval(overrides, version, advert):
     ({"lb_sync_mcast_group": "192.0.2.99"}, "lb_sync_mcast_group: 192.0.2.99 is not a multicast address"),
     ({"lb_vrrp_notify": "/usr/local/bin/notify\n}"}, "lb_vrrp_notify: "),
     ({"lb_vrrp_router_id": 256}, "lb_vrrp_router_id: 256 is out of range (1..255)"),
+    ({"lb_sync_refresh_period": -1}, "lb_sync_refresh_period: -1 is not a whole number"),
+    ({"lb_sync_refresh_period": "1e3"}, "lb_sync_refresh_period: '1e3' is not a whole number"),
+    ({"lb_sync_retries": 4}, "lb_sync_retries: 4 is out of range (0..3)"),
+    ({"lb_conntrack": "maybe"}, "lb_conntrack: "),
 ])
 def test_bad_ha_input_is_named(overrides, expected):
     result = ha(**overrides)
