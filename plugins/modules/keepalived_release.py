@@ -22,6 +22,10 @@ description:
     runs the reload, and keepalived starts a new one from the configuration it just read. The new
     process keeps nothing it was not given; the table stays exactly as it was.
   - The VRRP process reloads as it would for any reload; the VIPs stay where they are.
+  - With O(reload=false), keepalived is not reloaded. The health-check process is killed and
+    keepalived starts a new one from the configuration it runs, which adds back the services and real
+    servers of that configuration the table lacks (deleted behind its back; a reload would not add
+    them, as keepalived reloads only what its configuration changed) and leaves the others as they are.
   - Nothing to do (not changed) when keepalived does not run or runs no health-check process.
   - Write keepalived's new configuration first (validated); run the new owner right after.
 author:
@@ -44,6 +48,13 @@ options:
       - The pid file of keepalived's health-check process (its child).
     type: path
     default: /run/checkers.pid
+  reload:
+    description:
+      - Whether keepalived loads its configuration on disk (a reload whose health-check process is killed
+        before it runs it), or only starts a new health-check process from the configuration it runs.
+    type: bool
+    default: true
+    version_added: 0.3.0
   timeout:
     description:
       - Seconds to wait at most for each step (the process stopped, the reload passed on to it, it
@@ -79,6 +90,10 @@ EXAMPLES = r"""
     name: ldirectord
     state: started
   when: release is changed
+
+- name: Have keepalived add back the services deleted behind its back (a new health-check process)
+  lvs.cluster.keepalived_release:
+    reload: false
 """
 
 RETURN = r"""
@@ -100,7 +115,7 @@ new_checker_pid:
   type: int
   sample: 1301
 waited:
-  description: Seconds from the stop of the health-check process to its end.
+  description: Seconds from the stop (with O(reload=false), the kill) of the health-check process to its end.
   returned: always
   type: float
   sample: 0.12
@@ -183,6 +198,25 @@ def send(pid: int, signum: int) -> bool:
     return True
 
 
+def respawn(module: AnsibleModule, main: int, checker: int, started: float, done: str) -> dict:
+    """Kill CHECKER and wait for MAIN to start a new one; the result (DONE: what was done, for msg)."""
+    timeout = module.params["timeout"]
+    send(checker, signal.SIGKILL)
+    wait_for(lambda: not alive(proc_status(checker)), timeout)
+    waited = round(time.monotonic() - started, 3)
+    respawned = wait_for(lambda: checker_of(main, read_pid(module.params["checker_pid_file"])) not in (None, checker),
+                         timeout)
+    new = read_pid(module.params["checker_pid_file"]) if respawned else None
+    source = "the new configuration" if module.params["reload"] else "the configuration it runs"
+    return {
+        "released": True,
+        "checker_pid": checker,
+        "new_checker_pid": new,
+        "waited": waited,
+        "msg": f"keepalived (pid {main}) {done}, " + (f"{new} started from {source}" if new else "and none started again"),
+    }
+
+
 def release(module: AnsibleModule, main: int, checker: int) -> dict:
     """Stop CHECKER, reload MAIN, kill CHECKER once the reload waits for it; the result."""
     timeout = module.params["timeout"]
@@ -206,20 +240,8 @@ def release(module: AnsibleModule, main: int, checker: int) -> dict:
                              f"{timeout:g} s (its new configuration failed, or a reload was still under way: see "
                              "its journal); the process was let go on with the configuration it had",
                          checker_pid=checker)
-    send(checker, signal.SIGKILL)
-    wait_for(lambda: not alive(proc_status(checker)), timeout)
-    waited = round(time.monotonic() - started, 3)
-    respawned = wait_for(lambda: checker_of(main, read_pid(module.params["checker_pid_file"])) not in (None, checker),
-                         timeout)
-    new = read_pid(module.params["checker_pid_file"]) if respawned else None
-    return {
-        "released": True,
-        "checker_pid": checker,
-        "new_checker_pid": new,
-        "waited": waited,
-        "msg": f"{label} reloaded; its health-check process {checker} was killed before it ran the reload"
-               + (f", {new} started from the new configuration" if new else ", and none started again"),
-    }
+    return respawn(module, main, checker, started,
+                   f"reloaded; its health-check process {checker} was killed before it ran the reload")
 
 
 def find(pid_file: str, checker_pid_file: str) -> tuple[int, int] | str:
@@ -239,6 +261,7 @@ def main() -> None:
         argument_spec={
             "pid_file": {"type": "path", "default": "/run/keepalived.pid"},
             "checker_pid_file": {"type": "path", "default": "/run/checkers.pid"},
+            "reload": {"type": "bool", "default": True},
             "timeout": {"type": "float", "default": 10},
         },
         supports_check_mode=True,
@@ -252,10 +275,15 @@ def main() -> None:
                          msg=found)
     elif module.check_mode:
         module.exit_json(changed=True, released=True, checker_pid=found[1], new_checker_pid=None, waited=0.0,
-                         msg=f"keepalived (pid {found[0]}) would be reloaded, its health-check process "
-                             f"{found[1]} killed before it ran the reload")
-    else:
+                         msg=f"keepalived (pid {found[0]}) would " + (
+                             f"be reloaded, its health-check process {found[1]} killed before it ran the reload"
+                             if module.params["reload"] else
+                             f"start a new health-check process, {found[1]} killed"))
+    elif module.params["reload"]:
         module.exit_json(changed=True, **release(module, *found))
+    else:
+        done = f"not reloaded; its health-check process {found[1]} was killed"
+        module.exit_json(changed=True, **respawn(module, *found, time.monotonic(), done))
 
 
 if __name__ == "__main__":

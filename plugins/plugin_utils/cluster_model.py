@@ -1140,19 +1140,22 @@ def ipvs_drift(live: list, model: Mapping) -> dict:
     one), real servers the model does not list; with ``lb_purge`` under none,
     services on the VIPs the model does not list.  ``quiesced``: real servers at weight 0.
     ``dead``: services of the model with no live real server above weight 0 (when
-    the model gives any of them a weight above 0).
+    the model gives any of them a weight above 0). ``missing``: services of the model
+    not in the table at all.
     """
     owner = model["owner"]
     index = _live_index(live)
     problems: list = []
     quiesced: list = []
     dead: list = []
+    missing: list = []
     for svc in model["services"]:
         where = "%s %s" % (svc["name"], svc["key"])
         current = index.get(svc["key"])
         if current is None:
             problems.append("%s: not in the IPVS table" % where)
             dead.append(svc["key"])
+            missing.append(svc["key"])
             continue
         if current["scheduler"] != svc["scheduler"]:
             problems.append("%s: scheduler %s, expected %s" % (where, current["scheduler"], svc["scheduler"]))
@@ -1184,7 +1187,8 @@ def ipvs_drift(live: list, model: Mapping) -> dict:
         extra = [key for key, svc in index.items() if svc.get("address") in vips and key not in wanted]
         if extra:
             problems.append("services on lb_vips that lb_services does not list: %s" % ", ".join(sorted(extra)))
-    return {"problems": problems, "quiesced": quiesced, "dead": dead, "settled": not problems and not quiesced}
+    return {"problems": problems, "quiesced": quiesced, "dead": dead, "missing": missing,
+            "settled": not problems and not quiesced}
 
 
 def _is_drained(rs: Mapping, drained: set) -> bool:

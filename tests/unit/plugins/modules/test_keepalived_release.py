@@ -87,6 +87,28 @@ def test_kills_the_checker_before_it_runs_the_reload(keepalived):
     assert not os.path.exists(f"/proc/{old}")
 
 
+def test_without_reload_a_new_checker_starts_from_the_configuration_keepalived_runs(keepalived):
+    fake = keepalived()
+    old = fake.checker()
+    result = exits(main, fake.args(reload=False, timeout=5))
+    assert result["changed"] is True and result["released"] is True and result["checker_pid"] == old
+    new = result["new_checker_pid"]
+    assert new not in (None, old) and new == fake.checker()
+    assert result["msg"].endswith(f"{new} started from the configuration it runs")
+    assert eventually(lambda: len(fake.lines()) >= 2)
+    time.sleep(0.1)
+    assert fake.lines() == [f"child {old} started with generation 1", f"child {new} started with generation 1"]
+
+
+def test_check_mode_without_reload_sends_nothing(keepalived):
+    fake = keepalived()
+    old = fake.checker()
+    result = exits(main, fake.args(reload=False), check_mode=True)
+    assert result["changed"] is True and "would start a new health-check process" in result["msg"]
+    time.sleep(0.1)
+    assert fake.checker() == old and fake.lines() == [f"child {old} started with generation 1"]
+
+
 def test_a_reload_not_passed_on_lets_the_checker_go_on(keepalived):
     fake = keepalived(propagate=False)
     old = fake.checker()

@@ -362,7 +362,8 @@ def live(weights=(5, 5, 5, 5), scheduler="wlc", extra_real=None, address="192.0.
 
 
 def test_drift_none_when_the_table_matches():
-    assert model.ipvs_drift(live(), lb()) == {"problems": [], "quiesced": [], "dead": [], "settled": True}
+    assert model.ipvs_drift(live(), lb()) == {"problems": [], "quiesced": [], "dead": [], "missing": [],
+                                              "settled": True}
 
 
 def test_drift_under_a_checker_tells_health_from_drift():
@@ -381,6 +382,8 @@ def test_a_service_whose_real_servers_all_fail_is_dead():
     drift = model.ipvs_drift(live(weights=(0, 0, 0, 0)), lb())
     assert drift["dead"] == ["tcp/192.0.2.13:80"] and drift["problems"] == []
     assert model.ipvs_drift([], lb())["dead"] == ["tcp/192.0.2.13:80"]
+    assert model.ipvs_drift([], lb())["missing"] == ["tcp/192.0.2.13:80"]
+    assert model.ipvs_drift(live(weights=(0, 0, 0, 0)), lb())["missing"] == []
 
 
 def test_drift_missing_unlisted_and_scheduler():
