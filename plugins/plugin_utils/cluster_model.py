@@ -1064,6 +1064,9 @@ def _ha(s: Mapping, hostvars: Mapping, groups: Mapping, host: str, own4: str | N
         "unicast": unicast,
         "unicast_src": own4,
         "peers": peer_addresses,
+        # How long a director turning HA waits for another to be elected and take
+        # the VIPs (turn_ha.yml): three adverts missed, skew, keepalived's start.
+        "takeover_wait": math.ceil(3 * float(advert)) + 10,
         "garp": {field: whole(s.get("lb_vrrp_garp_master_" + field), 0, None, "lb_vrrp_garp_master_" + field)
                  for field in ("delay", "repeat", "refresh")},
         "notify": path(notify, "lb_vrrp_notify") if notify else "",

@@ -304,17 +304,18 @@ def test_sysctls_refresh_synced_connections_only_with_sync_daemons():
         base, sync_threshold="3 50", sync_refresh_period=0, sync_retries=3)
 
 
-@pytest.mark.parametrize("overrides, version, advert", [
-    ({}, 2, "1"),
-    ({"lb_vrrp_advert_int": "3"}, 2, "3"),
-    ({"lb_vrrp_version": 3, "lb_vrrp_advert_int": 0.1}, 3, "0.1"),
-    ({"lb_vrrp_version": "3", "lb_vrrp_advert_int": "0.25"}, 3, "0.25"),
-    ({"lb_vrrp_version": 3, "lb_vrrp_advert_int": 2}, 3, "2"),
+@pytest.mark.parametrize("overrides, version, advert, takeover_wait", [
+    ({}, 2, "1", 13),
+    ({"lb_vrrp_advert_int": "3"}, 2, "3", 19),
+    ({"lb_vrrp_version": 3, "lb_vrrp_advert_int": 0.1}, 3, "0.1", 11),
+    ({"lb_vrrp_version": "3", "lb_vrrp_advert_int": "0.25"}, 3, "0.25", 11),
+    ({"lb_vrrp_version": 3, "lb_vrrp_advert_int": 2}, 3, "2", 16),
 ])
-def test_vrrp_version_and_advert_interval(overrides, version, advert):
+def test_vrrp_version_and_advert_interval(overrides, version, advert, takeover_wait):
     m = ha(**overrides)
     assert m["errors"] == []
     assert (m["ha"]["version"], m["ha"]["advert_int"]) == (version, advert)
+    assert m["ha"]["takeover_wait"] == takeover_wait
 
 
 @pytest.mark.parametrize("overrides, expected", [
