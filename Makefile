@@ -183,7 +183,8 @@ molecule-default: mirror
 molecule-mixed: mirror
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s mixed
 
-# Two directors (keepalived VRRP + checks, sync daemon) failing over under load.
+# Three directors (keepalived VRRP + checks, sync daemons): one director turned
+# HA, rolling updates, an owner switch, failovers and a return, under load.
 molecule-ha: mirror
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s ha
 
