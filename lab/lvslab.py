@@ -14,6 +14,10 @@ namespace, on documentation addresses only (192.0.2.0/24, 2001:db8::/64).
     lvslab.py kill [--name NAME] HOST      (a UML host: its kernel dies at once)
     lvslab.py link [--name NAME] HOST up|down
 
+A host with `lab_router: true` also sits on a second bridge, br1 (the outside
+segment, 192.0.2.224/27 and 2001:db8:1::/64), and forwards between the two;
+hosts with `lab_segment: outside` live on br1, behind it (see lab/README.md).
+
 Run as root. Needs Python 3 with PyYAML only.
 """
 
@@ -47,6 +51,16 @@ LAB_NET6 = ipaddress.ip_network("2001:db8::/64")
 CONTROLLER4 = "192.0.2.254"
 CONTROLLER6 = "2001:db8::fe"
 BRIDGE = "br0"
+# The outside segment: a second bridge behind the lab's router (lab_router), for
+# clients that reach the lab's services through it (scale-out: BGP/ECMP). With
+# a router in the lab, this /27 of the lab's /24 is routed, not on br0.
+OUTSIDE_BRIDGE = "br1"
+OUTSIDE_NET4 = ipaddress.ip_network("192.0.2.224/27")
+OUTSIDE_NET6 = ipaddress.ip_network("2001:db8:1::/64")
+ROUTER_OUT4 = "192.0.2.225"       # the router's address on br1
+ROUTER_OUT6 = "2001:db8:1::1"
+ROUTER_IFACE = "host1"            # the router's br1 interface, beside nspawn's host0
+OUTSIDE_OCTETS = range(226, 254)  # .225 is the router, .254 the controller (on br0)
 
 UML_MEM = "512M"
 # How a UML kernel catches its processes' system calls: seccomp filters where the
@@ -115,10 +129,30 @@ class Host:
     addr6: str
     pid: int = 0
     starttime: int = 0   # /proc/PID/stat field 22: tells a recycled PID apart
+    segment: str = "inside"   # lab_segment: "inside" (br0) or "outside" (br1, behind the router)
+    router: bool = False      # lab_router: on br0 and br1, forwarding between them
 
     @property
     def tap(self) -> str:
         return f"tap{self.addr4.split('/')[0].rsplit('.', 1)[1]}"
+
+    @property
+    def bridge(self) -> str:
+        return OUTSIDE_BRIDGE if self.segment == "outside" else BRIDGE
+
+    @property
+    def outside_veth(self) -> str:
+        """The lab end (on br1) of the router's second wire; one router per lab,
+        so a truncated name cannot clash."""
+        return f"vo-{self.name}"[:15]
+
+    @property
+    def ip4(self) -> str:
+        return self.addr4.split("/")[0]
+
+    @property
+    def ip6(self) -> str:
+        return self.addr6.split("/")[0]
 
 
 def _walk_groups(groups: dict, inherited: dict, path: list[str], out: dict) -> None:
@@ -147,28 +181,167 @@ def load_inventory(path: Path) -> tuple[dict, list[Host]]:
     if not found:
         raise LabError(f"{path}: no hosts")
 
-    hosts, seen4 = [], {}
+    hosts: list[Host] = []
+    seen4: dict[str, str] = {}
     for hname, entry in found.items():
-        hvars, groups = entry["vars"], entry["groups"]
-        if not isinstance(hname, str) or not HOST_RE.fullmatch(hname):
-            raise LabError(f"host {hname!r}: lab host names are letters, digits and '-'")
-        kind = hvars.get("lab_kind") or ("uml" if "directors" in groups else "nspawn")
-        if kind not in ("uml", "nspawn"):
-            raise LabError(f"host {hname}: lab_kind must be uml or nspawn, not {kind!r}")
-        try:
-            addr = ipaddress.ip_address(str(hvars.get("ansible_host", "")))
-        except ValueError as exc:
-            raise LabError(f"host {hname}: ansible_host must be an address in {LAB_NET4}") from exc
-        octet = int(addr) & 0xFF if addr.version == 4 else 0
-        if addr not in LAB_NET4 or octet in (0, 254, 255):
-            raise LabError(f"host {hname}: ansible_host {addr} is not a host address in "
-                           f"{LAB_NET4} (.254 is the controller)")
-        if str(addr) in seen4:
-            raise LabError(f"hosts {seen4[str(addr)]} and {hname} share the address {addr}")
-        seen4[str(addr)] = hname
-        hosts.append(Host(hname, kind, f"{addr}/24",
-                          f"{LAB_NET6.network_address + octet}/64"))
+        host = _inventory_host(hname, entry["vars"], entry["groups"])
+        if host.ip4 in seen4:
+            raise LabError(f"hosts {seen4[host.ip4]} and {hname} share the address {host.ip4}")
+        seen4[host.ip4] = hname
+        hosts.append(host)
+    _check_segments(hosts)
     return data, hosts
+
+
+def _inventory_host(hname: object, hvars: dict, groups: set) -> Host:
+    """One host of the inventory, checked on its own."""
+    if not isinstance(hname, str) or not HOST_RE.fullmatch(hname):
+        raise LabError(f"host {hname!r}: lab host names are letters, digits and '-'")
+    kind = hvars.get("lab_kind") or ("uml" if "directors" in groups else "nspawn")
+    if kind not in ("uml", "nspawn"):
+        raise LabError(f"host {hname}: lab_kind must be uml or nspawn, not {kind!r}")
+    router = hvars.get("lab_router", False)
+    if not isinstance(router, bool):
+        raise LabError(f"host {hname}: lab_router must be true or false, not {router!r}")
+    segment = hvars.get("lab_segment") or "inside"
+    if segment not in ("inside", "outside"):
+        raise LabError(f"host {hname}: lab_segment must be inside or outside, not {segment!r}")
+    if router and segment == "outside":
+        raise LabError(f"host {hname}: lab_router and lab_segment: outside exclude each other "
+                       "(the router's own address is on br0)")
+    if (router or segment == "outside") and kind != "nspawn":
+        what = "lab_router" if router else "lab_segment: outside"
+        raise LabError(f"host {hname}: {what} needs an nspawn host, not {kind} "
+                       "(lab_kind, or the group directors)")
+    try:
+        addr = ipaddress.ip_address(str(hvars.get("ansible_host", "")))
+    except ValueError as exc:
+        raise LabError(f"host {hname}: ansible_host must be an address in {LAB_NET4}") from exc
+    octet = int(addr) & 0xFF if addr.version == 4 else 0
+    if addr not in LAB_NET4 or octet in (0, 254, 255):
+        raise LabError(f"host {hname}: ansible_host {addr} is not a host address in "
+                       f"{LAB_NET4} (.254 is the controller)")
+    if segment == "outside":
+        if addr not in OUTSIDE_NET4 or octet not in OUTSIDE_OCTETS:
+            raise LabError(f"host {hname}: lab_segment: outside needs an ansible_host in {OUTSIDE_NET4}, "
+                           f".226-.253 (.225 is the router), not {addr}")
+        return Host(hname, kind, f"{addr}/{OUTSIDE_NET4.prefixlen}",
+                    f"{OUTSIDE_NET6.network_address + octet}/64", segment="outside")
+    return Host(hname, kind, f"{addr}/24", f"{LAB_NET6.network_address + octet}/64", router=router)
+
+
+def _check_segments(hosts: list[Host]) -> None:
+    """At most one router; outside hosts need it; with it, br0 hosts keep out of its /27."""
+    routers = [h.name for h in hosts if h.router]
+    if len(routers) > 1:
+        raise LabError(f"hosts {', '.join(routers)} all set lab_router: a lab has at most one router")
+    for host in hosts:
+        if host.segment == "outside" and not routers:
+            raise LabError(f"host {host.name}: lab_segment: outside needs a router in the lab "
+                           "(a host with lab_router: true)")
+        if (host.segment == "inside" and routers
+                and ipaddress.ip_address(host.ip4) in OUTSIDE_NET4):
+            raise LabError(f"host {host.name}: ansible_host {host.ip4} is in {OUTSIDE_NET4}, the outside "
+                           f"segment routed by {routers[0]} (lab_router): use .1-.223, or lab_segment: outside")
+
+
+def lab_router(hosts: list[Host]) -> Host | None:
+    return next((h for h in hosts if h.router), None)
+
+
+# --------------------------------------------------------------------------
+# Per-host files: the router and the outside segment
+# --------------------------------------------------------------------------
+
+# Every host's networkd configuration is host-setup's 10-lvslab.network; extra
+# routes come as a drop-in for it (networkd applies only the first .network file
+# that matches an interface, but all of its drop-ins).
+ROUTES_DROPIN = "systemd/network/10-lvslab.network.d/50-lvslab-routes.conf"
+ROUTER_NETWORK = "systemd/network/11-lvslab-outside.network"
+ROUTER_SYSCTL = "sysctl.d/91-lvslab-router.conf"
+
+
+def _routes(comment: str, routes: list[tuple[str, str | None]]) -> str:
+    """A networkd drop-in with one [Route] per (destination, gateway); no gateway:
+    on the link itself."""
+    out = [f"# lvslab: {comment}"]
+    for dest, gateway in routes:
+        out += ["", "[Route]", f"Destination={dest}"]
+        out += [f"Gateway={gateway}"] if gateway else ["Scope=link"]
+    return "\n".join(out) + "\n"
+
+
+def host_etc_files(hosts: list[Host]) -> dict[str, dict[str, str]]:
+    """Files lvslab adds to each host's /etc (host -> path under /etc -> text):
+    host-setup copies LABDIR/hosts/HOST/etc/ over the host's /etc. Empty for a
+    lab without a router: such labs are configured as they always were.
+
+    With a router, 192.0.2.224/27 is routed, yet the controller's 192.0.2.254
+    lies in it: every host gets a /32 route for the controller too (on br0, or
+    via the router from outside), or its replies to Ansible would go astray."""
+    router = lab_router(hosts)
+    if router is None:
+        return {}
+    controller = f"{CONTROLLER4}/32"
+    files: dict[str, dict[str, str]] = {}
+    for host in hosts:
+        if host.segment == "outside":
+            files[host.name] = {ROUTES_DROPIN: _routes(
+                f"the lab (br0) and its controller through the router {router.name}",
+                [(str(LAB_NET4), ROUTER_OUT4), (controller, ROUTER_OUT4), (str(LAB_NET6), ROUTER_OUT6)])}
+        elif host.router:
+            files[host.name] = {
+                ROUTES_DROPIN: _routes("the controller is on br0, though inside the outside /27",
+                                       [(controller, None)]),
+                ROUTER_NETWORK: router_network(),
+                ROUTER_SYSCTL: ROUTER_SYSCTL_TEXT,
+            }
+        else:
+            files[host.name] = {ROUTES_DROPIN: _routes(
+                f"the outside segment through the router {router.name}; the controller on br0",
+                [(str(OUTSIDE_NET4), router.ip4), (str(OUTSIDE_NET6), router.ip6), (controller, None)])}
+    return files
+
+
+def router_network() -> str:
+    return f"""# lvslab: the router's leg on the outside segment ({OUTSIDE_BRIDGE})
+[Match]
+Name={ROUTER_IFACE}
+
+[Network]
+LinkLocalAddressing=ipv6
+IPv6AcceptRA=no
+
+[Address]
+Address={ROUTER_OUT4}/{OUTSIDE_NET4.prefixlen}
+
+[Address]
+Address={ROUTER_OUT6}/{OUTSIDE_NET6.prefixlen}
+DuplicateAddressDetection=none
+"""
+
+
+# systemd-sysctl runs in an nspawn host with a private network (it needs only
+# /proc/sys/net writable). send_redirects and rp_filter count per interface
+# too (send_redirects: all OR interface; rp_filter: the larger), and host0 and
+# host1 exist before it runs: hence their own lines.
+ROUTER_SYSCTL_TEXT = f"""# lvslab: the lab's router, between br0 (host0) and the outside segment (host1)
+net.ipv4.ip_forward = 1
+net.ipv6.conf.all.forwarding = 1
+# ECMP next hops chosen by a hash of the layer-4 tuple (ports too), so one
+# client's connections spread over the directors that announce a VIP.
+net.ipv4.fib_multipath_hash_policy = 1
+net.ipv6.fib_multipath_hash_policy = 1
+# No ICMP redirects: hosts keep sending through the router what they sent to it.
+net.ipv4.conf.all.send_redirects = 0
+net.ipv4.conf.default.send_redirects = 0
+net.ipv4.conf.host0.send_redirects = 0
+net.ipv4.conf.{ROUTER_IFACE}.send_redirects = 0
+net.ipv4.conf.all.rp_filter = 0
+net.ipv4.conf.default.rp_filter = 0
+net.ipv4.conf.host0.rp_filter = 0
+net.ipv4.conf.{ROUTER_IFACE}.rp_filter = 0
+"""
 
 
 def lab_inventory(data: dict, hosts: list[Host], key: Path) -> dict:
@@ -322,7 +495,8 @@ class Lab:
             "-f", str(self.key))
         self.dir.chmod(0o755)   # lab hosts read the public key and hosts file from here
         self.write_hosts_file(hosts)
-        self.make_network()
+        self.write_host_etc_files(hosts)
+        self.make_network(hosts)
 
         for host in hosts:
             self.start_uml(host) if host.kind == "uml" else self.start_nspawn(host)
@@ -348,12 +522,21 @@ class Lab:
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
                  f"{CONTROLLER4}\tcontroller", f"{CONTROLLER6}\tcontroller"]
         for host in hosts:
-            lines.append(f"{host.addr4.split('/')[0]}\t{host.name} {host.name}.{LAB_DOMAIN}")
-            lines.append(f"{host.addr6.split('/')[0]}\t{host.name}")
+            # Outside hosts too: their addresses are on br1 (192.0.2.224/27, 2001:db8:1::/64).
+            lines.append(f"{host.ip4}\t{host.name} {host.name}.{LAB_DOMAIN}")
+            lines.append(f"{host.ip6}\t{host.name}")
         text = "\n".join(lines) + "\n"
         (self.dir / "etc-hosts").write_text(text)
         self.netns_etc.mkdir(parents=True, exist_ok=True)
         (self.netns_etc / "hosts").write_text(f"{NETNS_HOSTS_MARK} {self.name}\n" + text)
+
+    def write_host_etc_files(self, hosts: list[Host]) -> None:
+        """LABDIR/hosts/HOST/etc/: what host-setup adds to the host's /etc (host_etc_files)."""
+        for hostname, files in host_etc_files(hosts).items():
+            for rel, text in files.items():
+                path = self.dir / "hosts" / hostname / "etc" / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
 
     @property
     def netns_etc(self) -> Path:
@@ -373,24 +556,38 @@ class Lab:
         except OSError:
             pass   # something else lives there
 
-    def make_network(self) -> None:
+    def make_network(self, hosts: list[Host]) -> None:
         log(f"  network namespace {self.netns}: bridge {BRIDGE}, controller {CONTROLLER4}, {CONTROLLER6}")
         run("ip", "netns", "add", self.netns)
         ipn = ["ip", "-n", self.netns]
         run(*ipn, "link", "set", "lo", "up")
-        # No IGMP snooping: the lab has no querier, and the IPVS sync daemons'
-        # multicast must reach every director whatever the bridge learnt.
-        run(*ipn, "link", "add", BRIDGE, "type", "bridge", "mcast_snooping", "0")
+        self.make_bridge(BRIDGE)
         for key, value in (("net.ipv4.conf.all.rp_filter", "0"),
                            ("net.ipv4.conf.default.rp_filter", "0"),
                            ("net.ipv6.conf.all.accept_dad", "0"),
                            ("net.ipv6.conf.default.accept_dad", "0")):
             run(*self.ns("sysctl", "-q", "-w", f"{key}={value}"))
-        # No GSO towards UML hosts: their vector tap driver drops 64 KiB segments, and TCP
-        # into a UML host then crawls through retransmissions (seen: 70 % of bytes resent).
-        run(*ipn, "link", "set", BRIDGE, "gso_max_size", str(NO_GSO), "up")
+        run(*ipn, "link", "set", BRIDGE, "up")
         run(*ipn, "addr", "add", f"{CONTROLLER4}/24", "dev", BRIDGE)
         run(*ipn, "addr", "add", f"{CONTROLLER6}/64", "dev", BRIDGE, "nodad")
+        router = lab_router(hosts)
+        if router is not None:
+            # The outside segment: a bridge without an address of the controller's;
+            # the controller reaches it, as br0's hosts do, through the router.
+            log(f"  outside segment: bridge {OUTSIDE_BRIDGE}, {OUTSIDE_NET4} and {OUTSIDE_NET6} "
+                f"through {router.name}")
+            self.make_bridge(OUTSIDE_BRIDGE)
+            run(*ipn, "link", "set", OUTSIDE_BRIDGE, "up")
+            run(*ipn, "route", "add", str(OUTSIDE_NET4), "via", router.ip4, "dev", BRIDGE)
+            run(*ipn, "-6", "route", "add", str(OUTSIDE_NET6), "via", router.ip6, "dev", BRIDGE)
+
+    def make_bridge(self, name: str) -> None:
+        # No IGMP snooping: the lab has no querier, and the IPVS sync daemons'
+        # multicast must reach every director whatever the bridge learnt.
+        # No GSO towards UML hosts: their vector tap driver drops 64 KiB segments, and TCP
+        # into a UML host then crawls through retransmissions (seen: 70 % of bytes resent).
+        run("ip", "-n", self.netns, "link", "add", name, "type", "bridge", "mcast_snooping", "0")
+        run("ip", "-n", self.netns, "link", "set", name, "gso_max_size", str(NO_GSO))
 
     def _spawn(self, host: Host, cmd: list[str]) -> None:
         with open(self.console(host), "wb") as console:
@@ -418,9 +615,21 @@ class Lab:
             "systemd.show_status=0", "systemd.journald.forward_to_console=1"))
 
     def start_nspawn(self, host: Host) -> None:
+        extra = []
+        if host.router:
+            # The router's second wire: a veth pair made here, one end on br1, the
+            # other handed to systemd-nspawn (--network-interface), which moves it
+            # into the container as it is, named host1 (one router per lab: the
+            # name is free in the namespace). --network-veth-extra would make the
+            # pair too, but only as the container starts, with no bridge to join.
+            ipn = ["ip", "-n", self.netns]
+            run(*ipn, "link", "add", host.outside_veth, "type", "veth", "peer", "name", ROUTER_IFACE)
+            run(*ipn, "link", "set", host.outside_veth, "master", OUTSIDE_BRIDGE, "up")
+            extra = [ROUTER_IFACE]
         self._spawn(host, self.ns(
             "unshare", "-m", "--propagation", "private",
-            "sh", str(LIB / "nspawn-init"), str(self.dir), host.name, host.addr4, host.addr6, str(SHARE)))
+            "sh", str(LIB / "nspawn-init"), str(self.dir), host.name, host.addr4, host.addr6, str(SHARE),
+            host.bridge, *extra))
 
     def probe(self, host: Host, timeout: int = 2) -> bool:
         cmd = self.ssh_cmd(host, ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}"], ["true"])
@@ -593,31 +802,35 @@ class Lab:
 
     # ---- link -----------------------------------------------------------
 
-    def link_of(self, host: Host) -> str:
-        """The host's end of its wire on the bridge: a UML host's tap, or the
+    def links_of(self, host: Host) -> list[str]:
+        """The host's ends of its wires on the bridges: a UML host's tap, or the
         veth systemd-nspawn makes for a container (vb-MACHINE, the machine
-        name being the host name)."""
-        name = host.tap if host.kind == "uml" else f"vb-{host.name}"
-        if len(name) > 15:
+        name being the host name); the router has its br1 veth too."""
+        names = [host.tap if host.kind == "uml" else f"vb-{host.name}"]
+        if len(names[0]) > 15:
             raise LabError(f"{host.name}: nspawn names its veth with a hash when vb-{host.name} "
                            "is longer than 15 characters; link needs a shorter host name")
-        proc = run("ip", "-n", self.netns, "-json", "link", "show", "dev", name, check=False)
-        if proc.returncode != 0:
-            raise LabError(f"{host.name}: no link {name} in namespace {self.netns} (is the host up?)")
-        return name
+        if host.router:
+            names.append(host.outside_veth)
+        for name in names:
+            proc = run("ip", "-n", self.netns, "-json", "link", "show", "dev", name, check=False)
+            if proc.returncode != 0:
+                raise LabError(f"{host.name}: no link {name} in namespace {self.netns} (is the host up?)")
+        return names
 
     def link(self, hostname: str, state: str) -> None:
         """Cut a host's network (link down) or mend it (up), as a pulled cable
         would: the host keeps running and sees its carrier go, every packet to
-        or from it is lost, nothing is closed cleanly."""
+        or from it is lost, nothing is closed cleanly. The router loses (or
+        gets back) both its wires, br0's and br1's."""
         host = self.find(hostname)
-        name = self.link_of(host)
-        run("ip", "-n", self.netns, "link", "set", "dev", name, state)
-        info = json.loads(run("ip", "-n", self.netns, "-json", "link", "show", "dev", name).stdout)[0]
-        now_up = "UP" in info.get("flags", [])
-        if now_up != (state == "up"):
-            raise LabError(f"{host.name}: {name} is still {'up' if now_up else 'down'}")
-        log(f"{host.name}: {name} {state}")
+        for name in self.links_of(host):
+            run("ip", "-n", self.netns, "link", "set", "dev", name, state)
+            info = json.loads(run("ip", "-n", self.netns, "-json", "link", "show", "dev", name).stdout)[0]
+            now_up = "UP" in info.get("flags", [])
+            if now_up != (state == "up"):
+                raise LabError(f"{host.name}: {name} is still {'up' if now_up else 'down'}")
+            log(f"{host.name}: {name} {state}")
 
     # ---- status ---------------------------------------------------------
 
@@ -646,8 +859,9 @@ class Lab:
             state = "running" if alive(host) else "stopped"
             ssh = "ssh ok" if answers[host.name] else "no ssh"
             ok &= answers[host.name]
+            role = " (router)" if host.router else " (outside)" if host.segment == "outside" else ""
             log(f"  {host.name:<16} {host.kind:<6} {host.addr4:<17} {host.addr6:<18} "
-                f"pid {host.pid:<7} {state:<8} {ssh}")
+                f"pid {host.pid:<7} {state:<8} {ssh}{role}")
         if self.inventory.exists():
             log(f"  inventory: {self.inventory}")
         return 0 if ok else 1
