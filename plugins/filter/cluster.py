@@ -126,6 +126,11 @@ def director_status(info, director, drained=None, probe=None):
     return model.director_status(info, director, list(drained or []), probe)
 
 
+def bgp_findings(text, director):
+    """What keeps a scale-out director's VIPs from its BGP peers (vtysh's show bgp neighbors json)."""
+    return model.bgp_findings(text, director)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -142,4 +147,5 @@ class FilterModule:
             "endpoint": endpoint,
             "dr_findings": dr_findings,
             "frontend_findings": frontend_findings,
+            "bgp_findings": bgp_findings,
         }

@@ -20,6 +20,7 @@ does for the frontend role what ``director_model`` does for the lb role.
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import re
 import socket
@@ -47,6 +48,11 @@ LDIRECTORD_SERVICES = ("dns", "ftp", "http", "https", "http_proxy", "imap", "ima
 SYSLOG_FACILITIES = ("auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog",
                      "user", "uucp") + tuple("local%d" % n for n in range(8))
 WELL_KNOWN_SERVICES = {80: "http", 443: "https"}
+# The scheduler flags by the names keepalived and ldirectord (ipvsadm) take: the
+# scheduler's own name where it has one (mh-port), else the generic (flag-2).
+FLAG_NAMES = {(scheduler, generic): name for name, (scheduler, generic) in state.SCHED_FLAG_NAMES.items()}
+# AS numbers (RFC 6793: four octets) and BGP timers as FRR takes them.
+MAX_ASN = 4294967295
 # What serves the frontends' pages (frontend_web_server): the role's Apache, or
 # a server the user runs, which the role leaves alone and only checks listens.
 WEB_SERVERS = ("apache", "none")
@@ -357,8 +363,10 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     if taken:
         errors.append("lb_vips: %s is this director's own address on %s; a VIP must be an address of its own"
                       % (", ".join(taken), iface))
+    scaleout = errors.check(flag, s.get("lb_scaleout"), "lb_scaleout")
+    # Announced by BGP, a VIP is routed to the director: it may be any address.
     outside = [v["address"] for v in vips
-               if not any(ipaddress.ip_address(v["address"]) in i.network for i in networks)]
+               if not scaleout and not any(ipaddress.ip_address(v["address"]) in i.network for i in networks)]
     if outside:
         errors.append("lb_vips: %s not in any subnet of %s (%s); a VIP must be on the segment the director's "
                       "interface is attached to" % (", ".join(outside), iface, ", ".join(str(i) for i in networks)))
@@ -367,8 +375,12 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     general = errors.check(_director_settings, s)
     services = errors.check(_services, s, owner, vips, networks, hostvars, groups, vip_set)
     ha = errors.check(_ha, s, hostvars, groups, host, own4) if errors.check(flag, s.get("lb_ha"), "lb_ha") else None
+    if ha and scaleout:
+        errors.append("lb_scaleout: cannot be combined with lb_ha; VRRP gives each VIP to one director, "
+                      "scale-out announces it from every director by BGP")
+    bgp = errors.check(_bgp, s, own4, own6, vips, services or []) if scaleout else None
     prober = errors.check(_dr_prober, s, services or [])
-    sysctls = errors.check(_sysctls, s, ha)
+    sysctls = errors.check(_sysctls, s, ha, scaleout)
     if errors or general is None or services is None:
         return {"errors": errors}
 
@@ -392,6 +404,7 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
         "drain_switches": {rs["address"]: "drain_" + re.sub("[^0-9A-Za-z]", "_", rs["address"])
                            for svc in services for rs in svc["real_servers"]},
         "ha": ha,
+        "bgp": bgp,
         "dr_checks": [dict(svc["dr_check"], real_servers=[rs["address"] for rs in svc["real_servers"]])
                       for svc in services if svc["dr_check"]],
         "dr_prober": prober,
@@ -492,6 +505,7 @@ SERVICE_DEFAULTS = {
     "status_code": "lb_keepalived_status_code", "delay_loop": "lb_keepalived_delay_loop",
     "connect_timeout": "lb_keepalived_connect_timeout", "retry": "lb_keepalived_retry",
     "delay_before_retry": "lb_keepalived_delay_before_retry", "dr_check": "lb_dr_check",
+    "scheduler_flags": "lb_scheduler_flags",
 }
 SERVICE_KEYS = set(SERVICE_DEFAULTS) | {
     "address", "fwmark", "family", "persistence_netmask", "real_servers", "checkport", "checktimeout",
@@ -550,7 +564,14 @@ def _service(index: int, item: Mapping, s: Mapping, owner: str, vips: list, netw
     if protocol not in protocols:
         fail("%s.protocol: %s is not one of %s%s" % (name, protocol, ", ".join(protocols),
                                                      "" if owner == "none" else " (%s has no sctp)" % owner))
-    params = {"scheduler": get("scheduler"), "persistence_timeout": whole(get("persistence"), 0, None, name + ".persistence"),
+    spread = scaleout(s)
+    scheduler = get("scheduler") or ("mh" if spread else "wlc")
+    if spread and scheduler != "mh":
+        fail("%s.scheduler: %s; scale-out (lb_scaleout) needs mh, consistent hashing, so that a flow the router "
+             "moves to another director reaches the same real server (set lb_scheduler: mh, or leave it empty)"
+             % (name, scheduler))
+    params = {"scheduler": scheduler, "scheduler_flags": get("scheduler_flags"),
+              "persistence_timeout": whole(get("persistence"), 0, None, name + ".persistence"),
               "persistence_netmask": item.get("persistence_netmask")}
     if fwmark is not None:
         if given is not None:
@@ -577,6 +598,8 @@ def _service(index: int, item: Mapping, s: Mapping, owner: str, vips: list, netw
         "index": index, "name": name, "key": key, "family": family, "fwmark": ipvs["fwmark"],
         "address": ipvs["address"], "port": svc_port, "protocol": ipvs["protocol"],
         "scheduler": ipvs["scheduler"], "persistence": ipvs["persistence_timeout"],
+        "scheduler_flags": ipvs["scheduler_flags"],
+        "scheduler_flag_names": [FLAG_NAMES.get((ipvs["scheduler"], f), f) for f in ipvs["scheduler_flags"]],
         "persistence_netmask": None, "persistence_prefix": ipvs["persistence_netmask"],
         "forwarding": forwarding, "lvs_method": KEEPALIVED_FORWARDING[forwarding],
         "real_servers": real_servers,
@@ -998,7 +1021,8 @@ def _table_entry(svc: dict) -> dict:
     """One service as ``lvs.cluster.ipvs_table`` takes it."""
     entry: dict = ({"fwmark": svc["fwmark"], "family": svc["family"]} if svc["fwmark"] else
                    {"address": svc["address"], "port": svc["port"], "protocol": svc["protocol"]})
-    entry.update(scheduler=svc["scheduler"], persistence_timeout=svc["persistence"])
+    entry.update(scheduler=svc["scheduler"], scheduler_flags=svc["scheduler_flags"],
+                 persistence_timeout=svc["persistence"])
     if svc["persistence_netmask"] is not None:
         entry["persistence_netmask"] = str(svc["persistence_prefix"])
     entry["real_servers"] = [dict({"address": rs["address"], "weight": rs["weight"], "forwarding": rs["forwarding"]},
@@ -1085,9 +1109,85 @@ def _ha(s: Mapping, hostvars: Mapping, groups: Mapping, host: str, own4: str | N
     return result
 
 
-def _sysctls(s: Mapping, ha: Mapping | None) -> dict:
-    """The director's net.ipv4.vs sysctls."""
-    sysctls: dict[str, int | str] = {
+def scaleout(s: Mapping) -> bool:
+    """lb_scaleout: every director announces the VIPs by BGP (``_bgp``)."""
+    return flag(s.get("lb_scaleout"), "lb_scaleout")
+
+
+BGP_PEER_KEYS = ("address", "asn", "bfd")
+
+
+def _bgp(s: Mapping, own4: str | None, own6: str | None, vips: list, services: list) -> dict:
+    """lb_scaleout: the BGP speaker's settings (FRR's bgpd) and what it announces.
+
+    Each VIP is announced to the peers of its family while the director can serve it:
+    ``announce`` lists, per VIP, the services of the table whose live real servers
+    count for it (its own, else the firewall-mark services of its family), for the
+    announcer (module_utils/vip_announce.py).
+    """
+    asn = s.get("lb_bgp_asn")
+    if asn in (None, ""):
+        fail("lb_bgp_asn: scale-out (lb_scaleout) needs the director's AS number")
+    asn = whole(asn, 1, MAX_ASN, "lb_bgp_asn")
+    router_id = s.get("lb_bgp_router_id") or own4
+    if not router_id:
+        fail("lb_bgp_router_id: this director has no IPv4 address to take it from; set it (a dotted quad)")
+    router_id = address(router_id, "lb_bgp_router_id", "ipv4")
+    keepalive = whole(s.get("lb_bgp_keepalive"), 1, 21845, "lb_bgp_keepalive")
+    hold = whole(s.get("lb_bgp_hold_time"), 3, 65535, "lb_bgp_hold_time")
+    if hold < 3 * keepalive:
+        fail("lb_bgp_hold_time: %d is less than 3 x lb_bgp_keepalive (%d); a peer would drop the session "
+             "between two keepalives" % (hold, keepalive))
+    default_bfd = flag(s.get("lb_bgp_bfd"), "lb_bgp_bfd")
+    items = s.get("lb_bgp_peers")
+    if not isinstance(items, list) or not items or not all(isinstance(i, Mapping) for i in items):
+        fail("lb_bgp_peers: scale-out needs a non-empty list of peers ({address, asn}), got %r" % (items,))
+    own = {a for a in (own4, own6) if a}
+    peers: list = []
+    for index, item in enumerate(items):
+        name = "lb_bgp_peers[%d]" % index
+        unknown = sorted(set(item) - set(BGP_PEER_KEYS))
+        if unknown:
+            fail("%s: unknown key %s (known: %s)" % (name, ", ".join(map(str, unknown)), ", ".join(BGP_PEER_KEYS)))
+        if item.get("address") is None or item.get("asn") is None:
+            fail("%s: needs address and asn" % name)
+        peer = address(item["address"], name + ".address")
+        if peer in own or peer in {v["address"] for v in vips}:
+            fail("%s.address: %s is this director's own address or a VIP" % (name, peer))
+        if peer in [p["address"] for p in peers]:
+            fail("%s.address: %s is listed twice" % (name, peer))
+        peers.append({"address": peer, "family": state.family_of(peer),
+                      "asn": whole(item["asn"], 1, MAX_ASN, name + ".asn"),
+                      "bfd": flag(item.get("bfd", default_bfd), name + ".bfd")})
+    families = {}
+    for family in state.FAMILIES:
+        listed = [v["address"] for v in vips if v["family"] == family]
+        if listed and not any(p["family"] == family for p in peers):
+            fail("lb_bgp_peers: no %s peer to announce %s to (a VIP goes to the peers of its family)"
+                 % (family.replace("ip", "IP"), ", ".join(listed)))
+        families[family] = listed
+    announce = []
+    for vip in vips:
+        own_services = [svc["key"] for svc in services if svc["address"] == vip["address"]]
+        marked = [svc["key"] for svc in services if svc["fwmark"] and svc["family"] == vip["family"]]
+        announce.append({"address": vip["address"], "family": vip["family"], "services": own_services or marked})
+    return {
+        "asn": asn,
+        "router_id": router_id,
+        "keepalive": keepalive,
+        "hold_time": hold,
+        "bfd": {"interval": whole(s.get("lb_bfd_interval"), 10, 60000, "lb_bfd_interval"),
+                "multiplier": whole(s.get("lb_bfd_multiplier"), 2, 255, "lb_bfd_multiplier")},
+        "peers": peers,
+        "families": families,
+        "announce": announce,
+        "interval": whole(s.get("lb_bgp_announce_interval"), 1, 60, "lb_bgp_announce_interval"),
+    }
+
+
+def _sysctls(s: Mapping, ha: Mapping | None, scaleout: bool | None = False) -> dict:
+    """The director's sysctls, by full name."""
+    vs: dict[str, int | str] = {
         # Drop connections to removed real servers, and persistence templates
         # of quiesced ones, so clients move on.
         "expire_nodest_conn": 1,
@@ -1102,8 +1202,18 @@ def _sysctls(s: Mapping, ha: Mapping | None) -> dict:
         # returns with an empty table learns the established connections within
         # that time. Period 0 restores the kernel's default, every 50 packets.
         refresh = sync["refresh_period"]
-        sysctls.update(sync_threshold="3 0" if refresh else "3 50", sync_refresh_period=refresh,
-                       sync_retries=sync["retries"])
+        vs.update(sync_threshold="3 0" if refresh else "3 50", sync_refresh_period=refresh,
+                  sync_retries=sync["retries"])
+    sysctls: dict[str, int | str] = {"net.ipv4.vs." + key: value for key, value in vs.items()}
+    if scaleout:
+        # The router moves flows between directors when one joins or leaves;
+        # the director a flow moves to schedules it from its next packet, not
+        # only from a SYN, and mh sends it to the same real server.
+        sysctls.update({"net.ipv4.vs.sloppy_tcp": 1, "net.ipv4.vs.sloppy_sctp": 1})
+        # The VIPs are local routes: without these the director would answer
+        # ARP for them on its segment (a local route is local to ARP too), and
+        # neighbours would bypass the routers.
+        sysctls.update({"net.ipv4.conf.all.arp_ignore": 1, "net.ipv4.conf.all.arp_announce": 2})
     return sysctls
 
 
@@ -1162,6 +1272,9 @@ def ipvs_drift(live: list, model: Mapping) -> dict:
             continue
         if current["scheduler"] != svc["scheduler"]:
             problems.append("%s: scheduler %s, expected %s" % (where, current["scheduler"], svc["scheduler"]))
+        elif sorted(current.get("scheduler_flags") or []) != svc["scheduler_flags"]:
+            problems.append("%s: scheduler flags %s, expected %s" % (where, ",".join(current.get("scheduler_flags") or [])
+                                                                    or "none", ",".join(svc["scheduler_flags"]) or "none"))
         if int(current.get("persistence_timeout") or 0) != svc["persistence"]:
             problems.append("%s: persistence %s, expected %s" % (where, current.get("persistence_timeout"),
                                                                  svc["persistence"]))
@@ -1309,6 +1422,47 @@ def restore_weights(entries: list, saved: list | None, default_weight: int) -> l
             weight = entry["weight"] if entry["weight"] > 0 else int(default_weight)
         result.append(dict(entry, weight=weight))
     return result
+
+
+BGP_FAMILIES = {"ipv4": "ipv4Unicast", "ipv6": "ipv6Unicast"}
+
+
+def bgp_findings(text: str, model: Mapping) -> list:
+    """What keeps a scale-out director's VIPs from the routers, from ``vtysh -c 'show bgp neighbors json'``.
+
+    Every peer of ``model["bgp"]`` must be Established, with BFD up where asked, and
+    have been sent one route per VIP of its family that has services (the announcer
+    announces those while a real server can serve them: call this once the table is
+    settled).  Returns one message per problem, naming the peer.
+    """
+    bgp = model.get("bgp")
+    if not bgp:
+        return []
+    try:
+        neighbors = json.loads(text)
+    except ValueError:
+        return ["bgpd did not answer (is FRR running with bgpd?): %s" % " ".join(str(text).split())[:200]]
+    if not isinstance(neighbors, Mapping):
+        return ["bgpd's answer is not a set of neighbours: %s" % " ".join(str(text).split())[:200]]
+    wanted = {family: sum(1 for item in bgp["announce"] if item["family"] == family and item["services"])
+              for family in BGP_FAMILIES}
+    findings = []
+    for peer in bgp["peers"]:
+        where = "BGP peer %s (AS %d)" % (peer["address"], peer["asn"])
+        info = neighbors.get(peer["address"])
+        if not isinstance(info, Mapping):
+            findings.append("%s: not configured in bgpd" % where)
+            continue
+        if info.get("bgpState") != "Established":
+            findings.append("%s: session %s, not Established" % (where, info.get("bgpState", "unknown")))
+            continue
+        if peer["bfd"] and (info.get("peerBfdInfo") or {}).get("status") != "Up":
+            findings.append("%s: BFD %s, not Up" % (where, (info.get("peerBfdInfo") or {}).get("status", "absent")))
+        sent = ((info.get("addressFamilyInfo") or {}).get(BGP_FAMILIES[peer["family"]]) or {}).get("sentPrefixCounter", 0)
+        if sent != wanted[peer["family"]]:
+            findings.append("%s: %d of the %d %s VIPs announced" % (where, sent, wanted[peer["family"]],
+                                                                   peer["family"].replace("ip", "IP")))
+    return findings
 
 
 def director_status(info: Mapping, model: Mapping, drained: list, probe: Mapping | None = None) -> dict:

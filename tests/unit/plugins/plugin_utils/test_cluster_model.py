@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,7 @@ def test_seed_inventory_gives_the_seed_table():
     assert [(r["address"], r["port"], r["weight"], r["ldirectord"], r["host"]) for r in svc["real_servers"]] == [
         ("192.0.2.%d" % n, 80, 5, "gate", "web%02d" % (n - 3)) for n in range(4, 8)]
     assert m["table"] == [{"address": "192.0.2.13", "port": 80, "protocol": "tcp", "scheduler": "wlc",
-                           "persistence_timeout": 0,
+                           "scheduler_flags": [], "persistence_timeout": 0,
                            "real_servers": [{"address": "192.0.2.%d" % n, "port": 80, "weight": 5, "forwarding": "dr"}
                                             for n in range(4, 8)]}]
     assert m["kernel_modules"] == ["ip_vs", "ip_vs_wlc"]
@@ -295,13 +296,16 @@ def test_ha_priorities_peers_and_sync():
 
 
 def test_sysctls_refresh_synced_connections_only_with_sync_daemons():
-    base = {"expire_nodest_conn": 1, "expire_quiescent_template": 1, "conntrack": 0}
+    def vs(**values):
+        return {"net.ipv4.vs." + key: value for key, value in values.items()}
+
+    base = vs(expire_nodest_conn=1, expire_quiescent_template=1, conntrack=0)
     assert lb()["sysctls"] == base
-    assert lb(lb_conntrack="yes")["sysctls"] == dict(base, conntrack=1)
+    assert lb(lb_conntrack="yes")["sysctls"] == dict(base, **vs(conntrack=1))
     assert ha(lb_sync_daemon=False)["sysctls"] == base
-    assert ha()["sysctls"] == dict(base, sync_threshold="3 0", sync_refresh_period=10, sync_retries=0)
+    assert ha()["sysctls"] == dict(base, **vs(sync_threshold="3 0", sync_refresh_period=10, sync_retries=0))
     assert ha(lb_sync_refresh_period=0, lb_sync_retries=3)["sysctls"] == dict(
-        base, sync_threshold="3 50", sync_refresh_period=0, sync_retries=3)
+        base, **vs(sync_threshold="3 50", sync_refresh_period=0, sync_retries=3))
 
 
 @pytest.mark.parametrize("overrides, version, advert, takeover_wait", [
@@ -348,6 +352,91 @@ def test_ha_needs_every_director_to_agree():
     hostvars["lb01"]["lb_ha"] = True
     result = lb({"lb_ha": True}, hostvars, groups)
     assert "lb_ha: only some directors of directors set it; lb02 do not" in "; ".join(result["errors"])
+
+
+# ------------------------------------------------------------- scale-out
+
+ROUTER = {"address": "192.0.2.2", "asn": 64600}
+
+
+def scaleout(**overrides):
+    settings = {"lb_scaleout": True, "lb_bgp_asn": 64601, "lb_bgp_peers": [dict(ROUTER)]}
+    settings.update(overrides)
+    return lb(settings)
+
+
+def test_scaleout_announces_each_vip_to_the_peers_of_its_family():
+    m = scaleout(lb_vips=["192.0.2.13", "2001:db8::13"],
+                 lb_bgp_peers=[ROUTER, {"address": "2001:db8::2", "asn": "64600", "bfd": False}],
+                 lb_services=[{"port": 80}, {"port": 80, "family": "ipv6"}, {"fwmark": 7}])
+    assert m["errors"] == []
+    bgp = m["bgp"]
+    assert (bgp["asn"], bgp["router_id"], bgp["keepalive"], bgp["hold_time"]) == (64601, "192.0.2.3", 1, 3)
+    assert bgp["peers"] == [{"address": "192.0.2.2", "family": "ipv4", "asn": 64600, "bfd": True},
+                            {"address": "2001:db8::2", "family": "ipv6", "asn": 64600, "bfd": False}]
+    assert bgp["families"] == {"ipv4": ["192.0.2.13"], "ipv6": ["2001:db8::13"]}
+    assert bgp["announce"] == [
+        {"address": "192.0.2.13", "family": "ipv4", "services": ["tcp/192.0.2.13:80"]},
+        {"address": "2001:db8::13", "family": "ipv6", "services": ["tcp/[2001:db8::13]:80"]}]
+    # Every service hashes (the role's default scheduler under scale-out), and
+    # a director takes over flows from their next packet.
+    assert {svc["scheduler"] for svc in m["services"]} == {"mh"}
+    assert m["kernel_modules"] == ["ip_vs", "ip_vs_mh"]
+    assert {key: m["sysctls"][key] for key in ("net.ipv4.vs.sloppy_tcp", "net.ipv4.vs.sloppy_sctp",
+                                               "net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.all.arp_announce")} == {
+        "net.ipv4.vs.sloppy_tcp": 1, "net.ipv4.vs.sloppy_sctp": 1,
+        "net.ipv4.conf.all.arp_ignore": 1, "net.ipv4.conf.all.arp_announce": 2}
+    assert "net.ipv4.vs.sloppy_tcp" not in lb()["sysctls"]
+
+
+def test_scaleout_vip_of_firewall_marks_counts_their_services():
+    m = scaleout(lb_services=[{"fwmark": 7}])
+    assert m["errors"] == []
+    assert m["bgp"]["announce"] == [{"address": "192.0.2.13", "family": "ipv4", "services": ["fwmark/7/ipv4"]}]
+
+
+def test_scaleout_vip_may_be_off_the_directors_segment():
+    assert scaleout(lb_vips=["198.51.100.13"])["errors"] == []
+    assert "not in any subnet" in errors_of(lb_vips=["198.51.100.13"])
+
+
+def test_scheduler_flags_reach_table_and_templates_by_their_names():
+    m = scaleout(lb_scheduler_flags=["mh-port"], lb_services=[{"port": 80, "scheduler_flags": ["mh-fallback", "mh-port"]}])
+    [svc] = m["services"]
+    assert svc["scheduler_flags"] == ["flag-1", "flag-2"]
+    assert svc["scheduler_flag_names"] == ["mh-fallback", "mh-port"]
+    assert m["table"][0]["scheduler_flags"] == ["flag-1", "flag-2"]
+    m = lb({"lb_scheduler": "sh", "lb_scheduler_flags": ["flag-2"]})
+    assert m["services"][0]["scheduler_flag_names"] == ["sh-port"]
+    assert "scheduler_flags: mh-port applies only to scheduler mh, not wlc" in errors_of(lb_scheduler_flags=["mh-port"])
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"lb_scheduler": "wlc"}, "lb_services[0].scheduler: wlc; scale-out (lb_scaleout) needs mh"),
+    ({"lb_bgp_asn": ""}, "lb_bgp_asn: scale-out (lb_scaleout) needs the director's AS number"),
+    ({"lb_bgp_asn": 4294967296}, "lb_bgp_asn: 4294967296 is out of range"),
+    ({"lb_bgp_peers": []}, "lb_bgp_peers: scale-out needs a non-empty list of peers"),
+    ({"lb_bgp_peers": [{"address": "192.0.2.2"}]}, "lb_bgp_peers[0]: needs address and asn"),
+    ({"lb_bgp_peers": [dict(ROUTER, port=179)]}, "lb_bgp_peers[0]: unknown key port"),
+    ({"lb_bgp_peers": [dict(ROUTER, address="router01")]}, "lb_bgp_peers[0].address"),
+    ({"lb_bgp_peers": [dict(ROUTER, address="192.0.2.3")]}, "lb_bgp_peers[0].address: 192.0.2.3 is this director's own"),
+    ({"lb_bgp_peers": [ROUTER, ROUTER]}, "lb_bgp_peers[1].address: 192.0.2.2 is listed twice"),
+    ({"lb_bgp_peers": [dict(ROUTER, bfd="maybe")]}, "lb_bgp_peers[0].bfd"),
+    ({"lb_bgp_hold_time": 3, "lb_bgp_keepalive": 2}, "lb_bgp_hold_time: 3 is less than 3 x lb_bgp_keepalive (2)"),
+    ({"lb_bgp_router_id": "2001:db8::3"}, "lb_bgp_router_id: 2001:db8::3 is not an IPv4 address"),
+    ({"lb_bfd_interval": 5}, "lb_bfd_interval: 5 is out of range"),
+    ({"lb_vips": ["192.0.2.13", "2001:db8::13"]}, "lb_bgp_peers: no IPv6 peer to announce 2001:db8::13 to"),
+    ({"lb_ha": True}, "lb_scaleout: cannot be combined with lb_ha"),
+    ({"lb_scaleout": "sometimes"}, "lb_scaleout"),
+])
+def test_bad_scaleout_input_is_named(overrides, expected):
+    settings = {"lb_scaleout": True, "lb_bgp_asn": 64601, "lb_bgp_peers": [dict(ROUTER)]}
+    settings.update(overrides)
+    hostvars, groups = inventory(directors=2)
+    if settings.get("lb_ha"):
+        hostvars["lb02"]["lb_ha"] = True
+    result = lb(settings, hostvars, groups)
+    assert expected in "; ".join(result["errors"])
 
 
 # ------------------------------------------------------------ live table
@@ -1054,3 +1143,35 @@ def test_real_server_addresses_from_the_inventory_alone():
 def test_real_server_addresses_of_a_name_without_facts_names_the_host_and_variable():
     with pytest.raises(model.IPVSValidationError, match="host web01: .* set its lvs_address host variable, or gather"):
         model.real_server_addresses({"web01": {"ansible_host": "web01.invalid"}}, "web01")
+
+
+# ------------------------------------------------------------ BGP findings
+
+
+def neighbors(state="Established", bfd="Up", sent=1, peer="192.0.2.2"):
+    return json.dumps({peer: {"bgpState": state, "peerBfdInfo": {"status": bfd},
+                              "addressFamilyInfo": {"ipv4Unicast": {"sentPrefixCounter": sent}}}})
+
+
+def test_bgp_findings_pass_when_every_peer_has_the_vips():
+    assert model.bgp_findings(neighbors(), scaleout()) == []
+    assert model.bgp_findings("not even json", lb()) == []          # no scale-out, nothing to find
+
+
+@pytest.mark.parametrize("text, expected", [
+    (neighbors(state="Active"), "BGP peer 192.0.2.2 (AS 64600): session Active, not Established"),
+    (neighbors(bfd="Down"), "BGP peer 192.0.2.2 (AS 64600): BFD Down, not Up"),
+    (neighbors(sent=0), "BGP peer 192.0.2.2 (AS 64600): 0 of the 1 IPv4 VIPs announced"),
+    (neighbors(peer="192.0.2.1"), "BGP peer 192.0.2.2 (AS 64600): not configured in bgpd"),
+    ("bgpd is not running", "bgpd did not answer (is FRR running with bgpd?): bgpd is not running"),
+    ("[]", "bgpd's answer is not a set of neighbours"),
+])
+def test_bgp_findings_name_the_peer_and_the_problem(text, expected):
+    assert expected in "; ".join(model.bgp_findings(text, scaleout()))
+
+
+def test_bgp_findings_count_only_vips_with_services():
+    m = scaleout(lb_vips=["192.0.2.13", "192.0.2.14"])     # 192.0.2.14 has no service: never announced
+    assert model.bgp_findings(neighbors(sent=1), m) == []
+    m = scaleout(lb_bgp_peers=[dict(ROUTER, bfd=False)])
+    assert model.bgp_findings(neighbors(bfd="Down"), m) == []
