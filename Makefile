@@ -160,9 +160,9 @@ bench-small: setup mirror
 
 # ---------------------------------------------------------------- molecule
 
-.PHONY: mirror molecule molecule-frontend molecule-default molecule-ha molecule-mixed
+.PHONY: mirror molecule molecule-frontend molecule-default molecule-ha molecule-mixed molecule-scaleout
 
-molecule: molecule-frontend molecule-default molecule-mixed molecule-ha
+molecule: molecule-frontend molecule-default molecule-mixed molecule-ha molecule-scaleout
 
 # What lab hosts install (they reach no registry): lab/mirror-packages.txt as a
 # local apt repository and wheel directory under .cache/mirror/, from this machine.
@@ -187,6 +187,11 @@ molecule-mixed: mirror
 # HA, rolling updates, an owner switch, failovers and a return, under load.
 molecule-ha: mirror
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s ha
+
+# Three directors side by side behind a BGP router (ECMP), four frontends, a
+# client outside: flows spread, a director withdrawn and back, one killed.
+molecule-scaleout: mirror
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s scaleout
 
 # -------------------------------------------------------------------- demo
 

@@ -25,6 +25,10 @@ routers send its flows to the other directors.
     python -c '...vip_announce.main()' --config FILE --once     the same, once
     python -c '...vip_announce.main()' --config FILE --withdraw withdraw every VIP, keep the local routes
     python -c '...vip_announce.main()' --config FILE --clear    remove every marked route (leaving scale-out)
+    ... --withdraw --wait-idle QUIET [--timeout SECONDS]
+        withdraw, then wait until no packet for the VIPs' services has reached the
+        director for QUIET seconds (the routers moved their flows to the other
+        directors), and print what it waited as JSON
 
 The configuration (JSON, written by the lb role): ``{"protocol": 76, "interval": 1,
 "vips": [{"address": ..., "family": "ipv4", "services": ["tcp/192.0.2.13:80"]}]}``.
@@ -81,6 +85,35 @@ def plan(current: list, vips: list, announced: list, clear: bool = False) -> lis
     have = set(current)
     return ([("remove", kind, address) for kind, address in sorted(have - wanted)]
             + [("add", kind, address) for kind, address in sorted(wanted - have)])
+
+
+def in_packets(table: list | None, vips: list) -> int:
+    """The packets the VIPs' services have received (their counters, summed)."""
+    wanted = {sid for vip in vips for sid in vip.get("services") or []}
+    return sum(int((svc.get("stats") or {}).get("in_packets") or 0)
+               for svc in table or [] if state.service_id(svc) in wanted)
+
+
+def wait_idle(read, vips: list, quiet: float, timeout: float, clock=time.monotonic, sleep=time.sleep,
+              interval: float = 0.5) -> dict:
+    """Read the table until the VIPs' services' packet counters stand still for ``quiet`` seconds.
+
+    The kernel sums the counters about every 2 s, so ``quiet`` should span two of
+    those.  Returns ``idle`` (reached within ``timeout``), ``last_packet`` (seconds
+    from the start to the last movement seen) and ``packets`` (received meanwhile).
+    """
+    start = clock()
+    first = last = in_packets(read(), vips)
+    moved = start
+    while True:
+        now = clock()
+        if now - moved >= quiet or now - start >= timeout:
+            return {"idle": now - moved >= quiet, "last_packet": round(moved - start, 1),
+                    "waited": round(now - start, 1), "packets": last - first}
+        sleep(interval)
+        count = in_packets(read(), vips)
+        if count != last:
+            last, moved = count, clock()
 
 
 def load_config(path: str) -> dict:
@@ -144,10 +177,10 @@ class Routes:
         self.ipr.route("replace" if action == "add" else "del", **spec)
 
 
-def read_table() -> list | None:
+def read_table(stats: bool = False) -> list | None:
     try:
         with netlink.IPVSNetlink() as ipvs:
-            return ipvs.dump()
+            return ipvs.dump(stats=stats)
     except netlink.IPVSError as exc:
         sys.stderr.write("lvs-cluster-announce: %s\n" % exc)
         return None
@@ -166,7 +199,8 @@ def report(ops: list) -> None:
     for action, kind, address in ops:
         what = {"announce": "announced" if action == "add" else "withdrawn",
                 "local": "delivered here" if action == "add" else "no longer delivered here"}[kind]
-        print("%s: %s" % (address, what), flush=True)
+        sys.stdout.write("%s: %s\n" % (address, what))
+    sys.stdout.flush()
 
 
 def main(argv: list | None = None) -> int:
@@ -177,7 +211,12 @@ def main(argv: list | None = None) -> int:
     group.add_argument("--once", action="store_true", help="look and announce once, then exit")
     group.add_argument("--withdraw", action="store_true", help="withdraw every VIP (keep the local routes)")
     group.add_argument("--clear", action="store_true", help="remove every marked route")
+    parser.add_argument("--wait-idle", type=float, metavar="QUIET",
+                        help="with --withdraw: then wait until no packet for the VIPs arrives for QUIET seconds")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds --wait-idle waits at most")
     args = parser.parse_args(argv)
+    if args.wait_idle is not None and not (args.withdraw and 0 < args.wait_idle <= args.timeout):
+        parser.error("--wait-idle needs --withdraw, and QUIET above 0 and at most --timeout")
     mode = "withdraw" if args.withdraw else "clear" if args.clear else "run"
     try:
         config = load_config(args.config)
@@ -191,6 +230,10 @@ def main(argv: list | None = None) -> int:
         while True:
             table = read_table() if mode == "run" else None
             report(step(routes, config, table, "withdraw" if stopping else mode))
+            if args.wait_idle is not None:
+                idle = wait_idle(lambda: read_table(stats=True), config["vips"], args.wait_idle, args.timeout)
+                sys.stdout.write(json.dumps(idle) + "\n")
+                sys.stdout.flush()
             if stopping or args.once or mode != "run":
                 return 0
             time.sleep(config["interval"])

@@ -374,8 +374,9 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
 
     general = errors.check(_director_settings, s)
     services = errors.check(_services, s, owner, vips, networks, hostvars, groups, vip_set)
-    ha = errors.check(_ha, s, hostvars, groups, host, own4) if errors.check(flag, s.get("lb_ha"), "lb_ha") else None
-    if ha and scaleout:
+    want_ha = errors.check(flag, s.get("lb_ha"), "lb_ha")
+    ha = errors.check(_ha, s, hostvars, groups, host, own4) if want_ha and not scaleout else None
+    if want_ha and scaleout:
         errors.append("lb_scaleout: cannot be combined with lb_ha; VRRP gives each VIP to one director, "
                       "scale-out announces it from every director by BGP")
     bgp = errors.check(_bgp, s, own4, own6, vips, services or []) if scaleout else None
@@ -1273,8 +1274,9 @@ def ipvs_drift(live: list, model: Mapping) -> dict:
         if current["scheduler"] != svc["scheduler"]:
             problems.append("%s: scheduler %s, expected %s" % (where, current["scheduler"], svc["scheduler"]))
         elif sorted(current.get("scheduler_flags") or []) != svc["scheduler_flags"]:
-            problems.append("%s: scheduler flags %s, expected %s" % (where, ",".join(current.get("scheduler_flags") or [])
-                                                                    or "none", ",".join(svc["scheduler_flags"]) or "none"))
+            have_flags = ",".join(current.get("scheduler_flags") or []) or "none"
+            problems.append("%s: scheduler flags %s, expected %s"
+                            % (where, have_flags, ",".join(svc["scheduler_flags"]) or "none"))
         if int(current.get("persistence_timeout") or 0) != svc["persistence"]:
             problems.append("%s: persistence %s, expected %s" % (where, current.get("persistence_timeout"),
                                                                  svc["persistence"]))
@@ -1460,8 +1462,8 @@ def bgp_findings(text: str, model: Mapping) -> list:
             findings.append("%s: BFD %s, not Up" % (where, (info.get("peerBfdInfo") or {}).get("status", "absent")))
         sent = ((info.get("addressFamilyInfo") or {}).get(BGP_FAMILIES[peer["family"]]) or {}).get("sentPrefixCounter", 0)
         if sent != wanted[peer["family"]]:
-            findings.append("%s: %d of the %d %s VIPs announced" % (where, sent, wanted[peer["family"]],
-                                                                   peer["family"].replace("ip", "IP")))
+            findings.append("%s: %d of the %d %s VIPs announced"
+                            % (where, sent, wanted[peer["family"]], peer["family"].replace("ip", "IP")))
     return findings
 
 

@@ -109,3 +109,40 @@ def test_config_is_read_and_checked(tmp_path):
 def test_bad_config_is_refused(tmp_path, config, expected):
     with pytest.raises(announce.AnnounceError, match=expected):
         announce.load_config(write(tmp_path, config))
+
+
+def counted(*packets):
+    """Tables read one after another, the VIP's service having received these packets."""
+    tables = iter([[dict(service(), stats={"in_packets": n})] for n in packets])
+    return lambda: next(tables)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_wait_idle_returns_once_the_counters_stand_still():
+    clock = Clock()
+    result = announce.wait_idle(counted(10, 15, 18, 18, 18, 18, 18, 18, 18, 18, 18), VIPS, quiet=2, timeout=30,
+                                clock=clock, sleep=clock.sleep)
+    assert result == {"idle": True, "last_packet": 1.0, "waited": 3.0, "packets": 8}
+
+
+def test_wait_idle_reports_traffic_that_goes_on():
+    clock = Clock()
+    result = announce.wait_idle(counted(*range(0, 1000, 3)), VIPS, quiet=2, timeout=5, clock=clock, sleep=clock.sleep)
+    assert result["idle"] is False
+    assert result["waited"] == 5.0
+
+
+def test_in_packets_counts_the_vips_services_only():
+    table = [dict(service(), stats={"in_packets": 7}), dict(service(port=443), stats={"in_packets": 100})]
+    assert announce.in_packets(table, VIPS) == 7
+    assert announce.in_packets(None, VIPS) == 0
