@@ -108,12 +108,24 @@ def wait_idle(read, vips: list, quiet: float, timeout: float, clock=time.monoton
     while True:
         now = clock()
         if now - moved >= quiet or now - start >= timeout:
-            return {"idle": now - moved >= quiet, "last_packet": round(moved - start, 1),
-                    "waited": round(now - start, 1), "packets": last - first}
+            result = {"idle": now - moved >= quiet, "last_packet": round(moved - start, 1),
+                      "waited": round(now - start, 1), "packets": last - first}
+            return dict(result, message=idle_message(result))
         sleep(interval)
         count = in_packets(read(), vips)
         if count != last:
             last, moved = count, clock()
+
+
+def idle_message(result: dict) -> str:
+    """``wait_idle``'s result as one line for the operator."""
+    if not result["idle"]:
+        return ("packets for the VIPs still arrive after %s s (%d meanwhile): the routers still send flows here"
+                % (result["waited"], result["packets"]))
+    if not result["packets"]:
+        return "no packet for the VIPs arrived in the %s s watched" % result["waited"]
+    return "the last packet for the VIPs came %s s into the watch (%d packets)" % (result["last_packet"],
+                                                                                 result["packets"])
 
 
 def load_config(path: str) -> dict:

@@ -132,7 +132,11 @@ def test_wait_idle_returns_once_the_counters_stand_still():
     clock = Clock()
     result = announce.wait_idle(counted(10, 15, 18, 18, 18, 18, 18, 18, 18, 18, 18), VIPS, quiet=2, timeout=30,
                                 clock=clock, sleep=clock.sleep)
-    assert result == {"idle": True, "last_packet": 1.0, "waited": 3.0, "packets": 8}
+    assert result == {"idle": True, "last_packet": 1.0, "waited": 3.0, "packets": 8,
+                      "message": "the last packet for the VIPs came 1.0 s into the watch (8 packets)"}
+    clock = Clock()
+    result = announce.wait_idle(counted(*[5] * 20), VIPS, quiet=2, timeout=30, clock=clock, sleep=clock.sleep)
+    assert result["message"] == "no packet for the VIPs arrived in the 2.0 s watched"
 
 
 def test_wait_idle_reports_traffic_that_goes_on():
@@ -140,6 +144,7 @@ def test_wait_idle_reports_traffic_that_goes_on():
     result = announce.wait_idle(counted(*range(0, 1000, 3)), VIPS, quiet=2, timeout=5, clock=clock, sleep=clock.sleep)
     assert result["idle"] is False
     assert result["waited"] == 5.0
+    assert result["message"].startswith("packets for the VIPs still arrive after 5.0 s")
 
 
 def test_in_packets_counts_the_vips_services_only():
