@@ -124,8 +124,8 @@ def idle_message(result: dict) -> str:
                 % (result["waited"], result["packets"]))
     if not result["packets"]:
         return "no packet for the VIPs arrived in the %s s watched" % result["waited"]
-    return "the last packet for the VIPs came %s s into the watch (%d packets)" % (result["last_packet"],
-                                                                                 result["packets"])
+    return "the last packet for the VIPs came %s s into the watch (%d packets)" % (
+        result["last_packet"], result["packets"])
 
 
 def load_config(path: str) -> dict:
