@@ -363,10 +363,10 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     if taken:
         errors.append("lb_vips: %s is this director's own address on %s; a VIP must be an address of its own"
                       % (", ".join(taken), iface))
-    scaleout = errors.check(flag, s.get("lb_scaleout"), "lb_scaleout")
+    spread = errors.check(scaleout, s)
     # Announced by BGP, a VIP is routed to the director: it may be any address.
     outside = [v["address"] for v in vips
-               if not scaleout and not any(ipaddress.ip_address(v["address"]) in i.network for i in networks)]
+               if not spread and not any(ipaddress.ip_address(v["address"]) in i.network for i in networks)]
     if outside:
         errors.append("lb_vips: %s not in any subnet of %s (%s); a VIP must be on the segment the director's "
                       "interface is attached to" % (", ".join(outside), iface, ", ".join(str(i) for i in networks)))
@@ -375,13 +375,13 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     general = errors.check(_director_settings, s)
     services = errors.check(_services, s, owner, vips, networks, hostvars, groups, vip_set)
     want_ha = errors.check(flag, s.get("lb_ha"), "lb_ha")
-    ha = errors.check(_ha, s, hostvars, groups, host, own4) if want_ha and not scaleout else None
-    if want_ha and scaleout:
+    ha = errors.check(_ha, s, hostvars, groups, host, own4) if want_ha and not spread else None
+    if want_ha and spread:
         errors.append("lb_scaleout: cannot be combined with lb_ha; VRRP gives each VIP to one director, "
                       "scale-out announces it from every director by BGP")
-    bgp = errors.check(_bgp, s, own4, own6, vips, services or []) if scaleout else None
+    bgp = errors.check(_bgp, s, own4, own6, vips, services or []) if spread else None
     prober = errors.check(_dr_prober, s, services or [])
-    sysctls = errors.check(_sysctls, s, ha, scaleout)
+    sysctls = errors.check(_sysctls, s, ha, spread)
     if errors or general is None or services is None:
         return {"errors": errors}
 
