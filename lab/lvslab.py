@@ -134,7 +134,7 @@ class Host:
 
     @property
     def tap(self) -> str:
-        return f"tap{self.addr4.split('/')[0].rsplit('.', 1)[1]}"
+        return f"tap{self.ip4.rsplit('.', 1)[1]}"
 
     @property
     def bridge(self) -> str:
@@ -466,7 +466,7 @@ class Lab:
 
     def ssh_cmd(self, host: Host, opts: list[str] | None = None,
                 cmd: list[str] | None = None) -> list[str]:
-        addr = host.addr4.split("/")[0]
+        addr = host.ip4
         return self.ns("ssh", "-i", str(self.key), *SSH_OPTS, *(opts or []),
                        "--", f"root@{addr}", *(cmd or []))
 
@@ -650,7 +650,7 @@ class Lab:
                 try:
                     if self.probe(host):
                         with lock:
-                            log(f"  {host.name:<16} {host.kind:<6} {host.addr4.split('/')[0]:<15} "
+                            log(f"  {host.name:<16} {host.kind:<6} {host.ip4:<15} "
                                 f"ssh up after {time.monotonic() - start:5.1f}s")
                         return
                 except subprocess.TimeoutExpired:
