@@ -31,6 +31,7 @@ import time
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_netlink as netlink
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 
+PROGRAM = "lvs-cluster-metrics"
 PREFIX = "lvs_cluster_"
 
 # The kernel's counters (ipvs_wire.STATS_NAMES): key, metric name, what it counts.
@@ -90,17 +91,6 @@ def render(table: list | None, now: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def read_table() -> list | None:
-    """The live table with its counters, None (and why, on stderr) when it cannot be read."""
-    try:
-        with netlink.IPVSNetlink() as ipvs:
-            return ipvs.dump(stats=True)
-    except netlink.IPVSError as exc:
-        sys.stderr.write("lvs-cluster-metrics: %s\n" % exc)
-        sys.stderr.flush()
-        return None
-
-
 def write(path: str, text: str) -> None:
     """Replace ``path`` with ``text`` at once (a new file renamed over it), mode 0644."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -127,7 +117,7 @@ def interval(value: str) -> float:
 
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="lvs-cluster-metrics",
+        prog=PROGRAM,
         description="Write the IPVS table's counters per service and real server for node_exporter's "
                     "textfile collector.")
     parser.add_argument("--output", required=True, help="the .prom file to (re)write")
@@ -135,11 +125,11 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="write once and exit (1 if the table was unreadable)")
     args = parser.parse_args(argv)
     while True:
-        table = read_table()
+        table = netlink.read_table(PROGRAM, stats=True)
         try:
             write(args.output, render(table, time.time()))
         except OSError as exc:
-            sys.stderr.write("lvs-cluster-metrics: cannot write %s: %s\n" % (args.output, exc.strerror))
+            sys.stderr.write("%s: cannot write %s: %s\n" % (PROGRAM, args.output, exc.strerror))
             return 1
         if args.once:
             return 0 if table is not None else 1

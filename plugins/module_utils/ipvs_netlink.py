@@ -837,6 +837,22 @@ class IPVSNetlink:
         return [(pair[0], code) for pair, code in zip(batch, codes) if code]
 
 
+def read_table(program: str, stats: bool = False) -> list | None:
+    """The live table (with its counters when ``stats``) for a long-running program.
+
+    None when it cannot be read, and why on stderr as ``program: error``: the
+    program carries on and looks again (the metrics writer exports ipvs_up 0,
+    the announcer announces nothing).
+    """
+    try:
+        with IPVSNetlink() as ipvs:
+            return ipvs.dump(stats=stats)
+    except IPVSError as exc:
+        sys.stderr.write("%s: %s\n" % (program, exc))
+        sys.stderr.flush()
+        return None
+
+
 _ACTION_WIRE = {action: (command, full_service, full_dest, wire.NLM_F_REQUEST | extra)
                 for action, (command, full_service, full_dest, extra) in wire.ACTIONS.items()}
 

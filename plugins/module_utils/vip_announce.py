@@ -49,6 +49,8 @@ import time
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_netlink as netlink
 from ansible_collections.lvs.cluster.plugins.module_utils import ipvs_state as state
 
+PROGRAM = "lvs-cluster-announce"
+
 TABLE_MAIN = 254
 TABLE_LOCAL = 255
 # Route types (rtm_type), as the kernel numbers them.
@@ -189,15 +191,6 @@ class Routes:
         self.ipr.route("replace" if action == "add" else "del", **spec)
 
 
-def read_table(stats: bool = False) -> list | None:
-    try:
-        with netlink.IPVSNetlink() as ipvs:
-            return ipvs.dump(stats=stats)
-    except netlink.IPVSError as exc:
-        sys.stderr.write("lvs-cluster-announce: %s\n" % exc)
-        return None
-
-
 def step(routes: Routes, config: dict, table: list | None, mode: str = "run") -> list:
     """Look once and apply; returns the operations carried out."""
     announced = [] if mode in ("withdraw", "clear") else servable(table, config["vips"])
@@ -216,7 +209,7 @@ def report(ops: list) -> None:
 
 
 def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lvs-cluster-announce",
+    parser = argparse.ArgumentParser(prog=PROGRAM,
                                      description="Announce the VIPs of a scale-out director while it can serve them.")
     parser.add_argument("--config", required=True, help="the role's JSON configuration")
     group = parser.add_mutually_exclusive_group()
@@ -234,16 +227,16 @@ def main(argv: list | None = None) -> int:
         config = load_config(args.config)
         routes = Routes(config["protocol"])
     except AnnounceError as exc:
-        sys.stderr.write("lvs-cluster-announce: %s\n" % exc)
+        sys.stderr.write("%s: %s\n" % (PROGRAM, exc))
         return 2
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:
         while True:
-            table = read_table() if mode == "run" else None
+            table = netlink.read_table(PROGRAM) if mode == "run" else None
             report(step(routes, config, table, "withdraw" if stopping else mode))
             if args.wait_idle is not None:
-                idle = wait_idle(lambda: read_table(stats=True), config["vips"], args.wait_idle, args.timeout)
+                idle = wait_idle(lambda: netlink.read_table(PROGRAM, stats=True), config["vips"], args.wait_idle, args.timeout)
                 sys.stdout.write(json.dumps(idle) + "\n")
                 sys.stdout.flush()
             if stopping or args.once or mode != "run":

@@ -118,7 +118,7 @@ def test_once_without_ipvs_writes_the_up_gauge_and_fails(tmp_path, monkeypatch, 
 
 
 def test_an_unwritable_output_fails_naming_the_file(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(metrics, "read_table", lambda: None)
+    monkeypatch.setattr(metrics.netlink, "read_table", lambda *args, **kwargs: None)
     target = tmp_path / "missing" / "lvs_cluster.prom"
     assert metrics.main(["--output", str(target), "--once"]) == 1
     assert "cannot write %s" % target in capsys.readouterr().err
