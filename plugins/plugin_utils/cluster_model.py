@@ -384,6 +384,9 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     sysctls = errors.check(_sysctls, s, ha, spread)
     if errors or general is None or services is None:
         return {"errors": errors}
+    if bgp is not None:
+        # lvs-cluster-announce's configuration (module_utils/vip_announce.py).
+        bgp["announcer"] = {"protocol": general["vip_protocol"], "interval": bgp["interval"], "vips": bgp["announce"]}
 
     model = {
         "errors": errors,
@@ -483,6 +486,8 @@ def _director_settings(s: Mapping) -> dict:
         "pip_packages": pip_packages,
         "metrics": _metrics(s) if flag(s.get("lb_metrics"), "lb_metrics") else None,
         "package_guard": flag(s.get("lb_package_guard"), "lb_package_guard"),
+        # The mark of the addresses and routes the role adds (0-3 are the kernel's).
+        "vip_protocol": whole(s.get("lb_vip_protocol"), 4, 255, "lb_vip_protocol"),
     }
 
 
@@ -1610,4 +1615,5 @@ def _frontend_settings(s: Mapping) -> dict:
         "vhost_lines": lines(s.get("frontend_vhost_extra"), "frontend_vhost_extra"),
         "sysctl_file": path(s.get("frontend_sysctl_file"), "frontend_sysctl_file"),
         "apt_repository": line(s.get("frontend_apt_repository"), "frontend_apt_repository"),
+        "vip_protocol": whole(s.get("frontend_vip_protocol"), 4, 255, "frontend_vip_protocol"),
     }

@@ -378,6 +378,8 @@ def test_scaleout_announces_each_vip_to_the_peers_of_its_family():
     assert bgp["announce"] == [
         {"address": "192.0.2.13", "family": "ipv4", "services": ["tcp/192.0.2.13:80"]},
         {"address": "2001:db8::13", "family": "ipv6", "services": ["tcp/[2001:db8::13]:80"]}]
+    # What the announcer reads (module_utils/vip_announce.py): the routes' mark, the pace, the VIPs.
+    assert bgp["announcer"] == {"protocol": 76, "interval": 1, "vips": bgp["announce"]}
     # Every service hashes (the role's default scheduler under scale-out), and
     # a director takes over flows from their next packet.
     assert {svc["scheduler"] for svc in m["services"]} == {"mh"}
@@ -428,6 +430,8 @@ def test_scheduler_flags_reach_table_and_templates_by_their_names():
     ({"lb_vips": ["192.0.2.13", "2001:db8::13"]}, "lb_bgp_peers: no IPv6 peer to announce 2001:db8::13 to"),
     ({"lb_ha": True}, "lb_scaleout: cannot be combined with lb_ha"),
     ({"lb_scaleout": "sometimes"}, "lb_scaleout"),
+    ({"lb_vip_protocol": 3}, "lb_vip_protocol: 3 is out of range (4..255)"),
+    ({"lb_vip_protocol": "76 --clear"}, "lb_vip_protocol: "),
 ])
 def test_bad_scaleout_input_is_named(overrides, expected):
     settings = {"lb_scaleout": True, "lb_bgp_asn": 64601, "lb_bgp_peers": [dict(ROUTER)]}
@@ -597,6 +601,7 @@ def test_frontend_with_an_ipv6_vip_and_a_director_of_unknown_ipv6_address_fails(
     ({"frontend_status_allow_extra": ["192.0.2.0/24", "all granted"]}, "frontend_status_allow_extra[1]: "),
     ({"frontend_vhost_extra": ["Redirect / http://x\n</VirtualHost>"]}, "frontend_vhost_extra[0]: "),
     ({"frontend_http_port": 0}, "frontend_http_port: 0 is out of range"),
+    ({"frontend_vip_protocol": 256}, "frontend_vip_protocol: 256 is out of range (4..255)"),
 ])
 def test_frontend_bad_input_is_named(overrides, expected):
     assert expected in "; ".join(frontend(overrides)["errors"])
