@@ -52,6 +52,11 @@ def handover_table(services, director, drained=None):
     return model.handover_table(services, director, list(drained or []))
 
 
+def sysctls_retired(text, director):
+    """The sysctls the role's file holds that a director_model no longer sets, with the kernel's default."""
+    return model.sysctls_retired(text, director)
+
+
 def real_server_addresses(hostvars, host):
     """The addresses directors have a host of lb_frontend_group at as a real server (IPv4, then IPv6)."""
     try:
@@ -139,6 +144,7 @@ class FilterModule:
             "ipvs_drift": ipvs_drift,
             "director_status": director_status,
             "ipvs_foreign": ipvs_foreign,
+            "sysctls_retired": sysctls_retired,
             "handover_table": handover_table,
             "real_server_entries": real_server_entries,
             "real_server_addresses": real_server_addresses,

@@ -1223,6 +1223,35 @@ def _sysctls(s: Mapping, ha: Mapping | None, scaleout: bool | None = False) -> d
     return sysctls
 
 
+# The kernel's value of every sysctl _sysctls may set: what a key the role set
+# and no longer sets goes back to.
+SYSCTL_DEFAULTS: dict[str, int | str] = {
+    "net.ipv4.vs.expire_nodest_conn": 0, "net.ipv4.vs.expire_quiescent_template": 0,
+    "net.ipv4.vs.conntrack": 0, "net.ipv4.vs.sync_threshold": "3 50", "net.ipv4.vs.sync_refresh_period": 0,
+    "net.ipv4.vs.sync_retries": 0, "net.ipv4.vs.sloppy_tcp": 0, "net.ipv4.vs.sloppy_sctp": 0,
+    "net.ipv4.conf.all.arp_ignore": 0, "net.ipv4.conf.all.arp_announce": 0,
+}
+
+
+def sysctls_retired(text: str, model: Mapping) -> list:
+    """The sysctls the role's file (``text``, lb_sysctl_file) holds that the model no longer sets.
+
+    [{name, value}]: value is the kernel's default to set again, or None for a
+    key the role does not know (it only leaves the file). Those of a mode left
+    behind (sloppy_tcp and the ARP keys of scale-out, the sync daemons' of HA).
+    """
+    wanted = model.get("sysctls") or {}
+    retired: list[dict] = []
+    for raw in (text or "").splitlines():
+        entry = raw.strip()
+        if not entry or entry[0] in "#;" or "=" not in entry:
+            continue
+        name = entry.split("=", 1)[0].strip().lstrip("-").replace("/", ".")
+        if name not in wanted and name not in (r["name"] for r in retired):
+            retired.append({"name": name, "value": SYSCTL_DEFAULTS.get(name)})
+    return retired
+
+
 # ---------------------------------------------------------------- live table
 
 

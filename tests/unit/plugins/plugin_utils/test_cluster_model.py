@@ -1180,3 +1180,25 @@ def test_bgp_findings_count_only_vips_with_services():
     assert model.bgp_findings(neighbors(sent=1), m) == []
     m = scaleout(lb_bgp_peers=[dict(ROUTER, bfd=False)])
     assert model.bgp_findings(neighbors(bfd="Down"), m) == []
+
+
+# ------------------------------------------------------------- sysctls retired
+
+def test_sysctls_a_mode_left_behind_go_back_to_the_kernels_default():
+    file_text = "\n".join(["# written by the lb role", "net.ipv4.vs.expire_nodest_conn=1",
+                           "net.ipv4.vs.sloppy_tcp = 1", "net.ipv4.vs.sloppy_sctp=1",
+                           "net.ipv4.conf.all.arp_ignore=1", "net/ipv4/conf/all/arp_announce=2",
+                           "net.ipv4.vs.sync_threshold=3 0", "; a comment", "-net.ipv4.vs.am_droprate=10", ""])
+    assert model.sysctls_retired(file_text, lb()) == [
+        {"name": "net.ipv4.vs.sloppy_tcp", "value": 0}, {"name": "net.ipv4.vs.sloppy_sctp", "value": 0},
+        {"name": "net.ipv4.conf.all.arp_ignore", "value": 0}, {"name": "net.ipv4.conf.all.arp_announce", "value": 0},
+        {"name": "net.ipv4.vs.sync_threshold", "value": "3 50"}, {"name": "net.ipv4.vs.am_droprate", "value": None}]
+    # What the model sets stays; an absent or empty file retires nothing.
+    assert model.sysctls_retired(file_text, scaleout(lb_vips=["192.0.2.13"])) == [
+        {"name": "net.ipv4.vs.sync_threshold", "value": "3 50"}, {"name": "net.ipv4.vs.am_droprate", "value": None}]
+    assert model.sysctls_retired("", lb()) == []
+
+
+def test_every_sysctl_the_model_sets_has_a_kernel_default():
+    for m in (lb(), ha(), scaleout(), lb({"lb_conntrack": True})):
+        assert set(m["sysctls"]) <= set(model.SYSCTL_DEFAULTS)
