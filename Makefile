@@ -5,6 +5,7 @@
 #   make bench-failover  failover figures of two+ keepalived directors under load
 #   make bench-detection how fast each checker takes a failed real server out
 #   make bench-small     what one task costs on a director; the idempotent site.yml profiled
+#   make bench-scaleout  throughput of 1, 2 and 3 scale-out directors; drains and kills
 #   make lab-down  tear the demo lab down
 # Each target installs what it needs first (apt packages, .venv).
 
@@ -27,10 +28,10 @@ export ANSIBLE_NOCOWS := 1
 export ANSIBLE_RETRY_FILES_ENABLED := False
 export PY_COLORS := 0
 
-.PHONY: help setup demo test test-machine test-uml test-lane-default test-lane-ha lint sanity unit kernel integration bench bench-failover bench-detection bench-small lab-down clean
+.PHONY: help setup demo test test-machine test-uml test-lane-default test-lane-ha lint sanity unit kernel integration bench bench-failover bench-detection bench-scaleout bench-small lab-down clean
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# *//'
+	@sed -n '2,9p' Makefile | sed 's/^# *//'
 
 # ------------------------------------------------------------------ set-up
 
@@ -159,6 +160,13 @@ bench-failover: setup mirror
 # (benchmarks/detection; ~20 min, lab "detection", torn down after).
 bench-detection: setup mirror
 	benchmarks/detection
+
+# Scale-out figures: requests/s and packets/s of the tier with 3, 2 and 1
+# announcing directors under the same ab load, as ratios; drains and hard
+# kills under bench-failover's load (benchmarks/scaleout; ~15 min, lab
+# "scaleout", torn down after).
+bench-scaleout: setup mirror
+	benchmarks/scaleout
 
 # Small runs: ping, command: ipvsadm -Ln, ipvs_info and ipvs_table on the
 # director, 10 of each, and the idempotent site.yml twice under profile_tasks
