@@ -33,8 +33,8 @@ SHIPPED_FILES = ("README.md", "LICENSE", "CHANGELOG.rst", "changelogs/changelog.
 # What no user needs: the lab, the build, developer tooling.
 FORBIDDEN_TOP = {"lab", "molecule", "benchmarks", "Makefile", "requirements.txt", "ruff.toml",
                  "mypy.ini", "galaxy.yml"}
-FORBIDDEN_PREFIXES = ("tests/output", "tests/kernel", "tests/packaging", "tests/unit/resources",
-                      "tests/integration/ipvs.yml", "changelogs/fragments")
+FORBIDDEN_PREFIXES = ("tests/output", "tests/kernel", "tests/packaging", "tests/unit/resources", "tests/unit/lab",
+                      "tests/unit/benchmarks", "tests/integration/ipvs.yml", "changelogs/fragments")
 # Developers' pins that must not reach an execution environment.
 DEV_PACKAGES = {"ansible-lint", "yamllint", "ruff", "mypy", "pytest", "molecule", "antsibull-changelog",
                 "voluptuous", "antsibull-docs-parser", "ansible", "ansible-core"}
