@@ -163,7 +163,7 @@ bench-detection: setup mirror
 
 # Scale-out figures: requests/s and packets/s of the tier with 3, 2 and 1
 # announcing directors under the same ab load, as ratios; drains and hard
-# kills under bench-failover's load (benchmarks/scaleout; ~15 min, lab
+# kills under bench-failover's load (benchmarks/scaleout; ~10 min, lab
 # "scaleout", torn down after).
 bench-scaleout: setup mirror
 	benchmarks/scaleout
