@@ -71,9 +71,10 @@ setup: .cache/apt.stamp $(VENV)/.installed $(COLLECTIONS)/ansible_collections/lv
 # when it ends. Then the four scenarios with directors in two lanes, each
 # ~1.3x slower beside the other than alone (mixed beside ha measured 14.5 and
 # 15.9 min against 11.3 and 12.5 alone): default (~21 min alone) then mixed,
-# beside ha then scaleout (~13 min alone). Every drill bound holds with a
-# scenario beside it (default's quiesce within 20 s, ha's and scaleout's
-# kill gaps).
+# beside ha then scaleout (~13 min alone): lanes of 36-37 and 33-34 min,
+# make test 43-45 min in all (two fresh clones, 2026-12-05). Every drill
+# bound held with a scenario beside it (default's quiesce within 20 s, ha's
+# and scaleout's kill gaps).
 test: setup mirror
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-machine test-uml
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-lane-default test-lane-ha
