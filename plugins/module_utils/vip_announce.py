@@ -16,7 +16,7 @@ lb_vip_protocol), so that only the role's own are ever removed:
   forward: the local table is looked up first.
 
 A VIP is announced while one of its services (``services`` of the model's
-``bgp.announce``: its own, or the firewall-mark services of its family) has a
+``bgp.announcer.vips``: its own, or the firewall-mark services of its family) has a
 real server at a weight above 0 in the live table: no table, no service, every
 real server failed its checks or drained, and the VIP is withdrawn, so the
 routers send its flows to the other directors.

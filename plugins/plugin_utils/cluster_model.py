@@ -385,8 +385,7 @@ def director_model(settings: Mapping, hostvars: Mapping, groups: Mapping, host: 
     if errors or general is None or services is None:
         return {"errors": errors}
     if bgp is not None:
-        # lvs-cluster-announce's configuration (module_utils/vip_announce.py).
-        bgp["announcer"] = {"protocol": general["vip_protocol"], "interval": bgp["interval"], "vips": bgp["announce"]}
+        bgp["announcer"]["protocol"] = general["vip_protocol"]
 
     model = {
         "errors": errors,
@@ -1127,7 +1126,7 @@ def _bgp(s: Mapping, own4: str | None, own6: str | None, vips: list, services: l
     """lb_scaleout: the BGP speaker's settings (FRR's bgpd) and what it announces.
 
     Each VIP is announced to the peers of its family while the director can serve it:
-    ``announce`` lists, per VIP, the services of the table whose live real servers
+    ``announcer.vips`` lists, per VIP, the services of the table whose live real servers
     count for it (its own, else the firewall-mark services of its family), for the
     announcer (module_utils/vip_announce.py).
     """
@@ -1186,8 +1185,10 @@ def _bgp(s: Mapping, own4: str | None, own6: str | None, vips: list, services: l
                 "multiplier": whole(s.get("lb_bfd_multiplier"), 2, 255, "lb_bfd_multiplier")},
         "peers": peers,
         "families": families,
-        "announce": announce,
-        "interval": whole(s.get("lb_bgp_announce_interval"), 1, 60, "lb_bgp_announce_interval"),
+        # lvs-cluster-announce's configuration (module_utils/vip_announce.py); director_model adds
+        # the routes' mark (lb_vip_protocol, a general setting).
+        "announcer": {"interval": whole(s.get("lb_bgp_announce_interval"), 1, 60, "lb_bgp_announce_interval"),
+                      "vips": announce},
     }
 
 
@@ -1480,7 +1481,7 @@ def bgp_findings(text: str, model: Mapping) -> list:
         return ["bgpd did not answer (is FRR running with bgpd?): %s" % " ".join(str(text).split())[:200]]
     if not isinstance(neighbors, Mapping):
         return ["bgpd's answer is not a set of neighbours: %s" % " ".join(str(text).split())[:200]]
-    wanted = {family: sum(1 for item in bgp["announce"] if item["family"] == family and item["services"])
+    wanted = {family: sum(1 for item in bgp["announcer"]["vips"] if item["family"] == family and item["services"])
               for family in BGP_FAMILIES}
     findings = []
     for peer in bgp["peers"]:

@@ -375,11 +375,10 @@ def test_scaleout_announces_each_vip_to_the_peers_of_its_family():
     assert bgp["peers"] == [{"address": "192.0.2.2", "family": "ipv4", "asn": 64600, "bfd": True},
                             {"address": "2001:db8::2", "family": "ipv6", "asn": 64600, "bfd": False}]
     assert bgp["families"] == {"ipv4": ["192.0.2.13"], "ipv6": ["2001:db8::13"]}
-    assert bgp["announce"] == [
-        {"address": "192.0.2.13", "family": "ipv4", "services": ["tcp/192.0.2.13:80"]},
-        {"address": "2001:db8::13", "family": "ipv6", "services": ["tcp/[2001:db8::13]:80"]}]
     # What the announcer reads (module_utils/vip_announce.py): the routes' mark, the pace, the VIPs.
-    assert bgp["announcer"] == {"protocol": 76, "interval": 1, "vips": bgp["announce"]}
+    assert bgp["announcer"] == {"protocol": 76, "interval": 1, "vips": [
+        {"address": "192.0.2.13", "family": "ipv4", "services": ["tcp/192.0.2.13:80"]},
+        {"address": "2001:db8::13", "family": "ipv6", "services": ["tcp/[2001:db8::13]:80"]}]}
     # Every service hashes (the role's default scheduler under scale-out), and
     # a director takes over flows from their next packet.
     assert {svc["scheduler"] for svc in m["services"]} == {"mh"}
@@ -394,7 +393,7 @@ def test_scaleout_announces_each_vip_to_the_peers_of_its_family():
 def test_scaleout_vip_of_firewall_marks_counts_their_services():
     m = scaleout(lb_services=[{"fwmark": 7}])
     assert m["errors"] == []
-    assert m["bgp"]["announce"] == [{"address": "192.0.2.13", "family": "ipv4", "services": ["fwmark/7/ipv4"]}]
+    assert m["bgp"]["announcer"]["vips"] == [{"address": "192.0.2.13", "family": "ipv4", "services": ["fwmark/7/ipv4"]}]
 
 
 def test_scaleout_vip_may_be_off_the_directors_segment():
